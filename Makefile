@@ -1,0 +1,58 @@
+# Everything a person does twice. `make run` and `make test` are the README's two commands.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+DAYS ?= 60
+export MLOPS_DATA_DIR ?= $(CURDIR)/.data
+export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster
+
+.PHONY: install run materialize up test test-fast lint format bench validate clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip check
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+## materialize every asset on the embedded default, then start the Dagster UI and MLflow UI
+run: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/mlops land-sample air_quality_landing --days $(DAYS)
+	$(BIN)/mlops materialize --days $(DAYS)
+	$(BIN)/mlops up
+
+## materialize every asset and exit (scripts, CI)
+materialize: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/mlops materialize --days $(DAYS)
+
+## start the UIs on what is already materialized
+up: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/mlops up
+
+## the test suite; PYTEST_ARGS narrows it (e.g. PYTEST_ARGS="-m 'not slow'"); "no tests collected" is a failure
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate: install
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+bench: install
+	$(BIN)/python bench/materialize_vs_script.py
+
+clean:
+	rm -rf $(MLOPS_DATA_DIR)

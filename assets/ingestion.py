@@ -1,0 +1,156 @@
+"""raw and clean: daily-partitioned readings as the source gave them, then cleaned onto an hourly grid.
+
+Both run a partition range in one run (single-run backfills), and carry their data checks in the same
+step so that a failing blocking check stops everything downstream in that run.
+"""
+
+from fnmatch import fnmatch
+
+import dagster as dg
+import pandas as pd
+
+from assets.metadata import frame_metadata
+from pipelines.cleaning import clean_readings
+from pipelines.parsing import parse_source_file
+from pipelines.quality import check_no_duplicates, check_row_count, check_schema, check_value_ranges
+from pipelines.simulator import simulate_readings, station_ids
+from pipelines.spec import FilesSource, PipelineSpec
+from resources.lake import content_hash
+from resources.object_store import ObjectStore
+
+S3_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
+
+class RawConfig(dg.Config):
+    """Which landing files to read; empty means every file under the pipeline's landing folder."""
+
+    files: list[str] = []
+
+
+def landing_files(landing: ObjectStore, spec: PipelineSpec, only: list[str]) -> list[tuple[str, bytes]]:
+    assert isinstance(spec.source, FilesSource)
+    folder = landing.path(spec.source.prefix or spec.name)
+    if only:
+        names = [name.rsplit("/", 1)[-1] for name in only]
+        paths = [folder / name for name in names]
+    else:
+        paths = (
+            sorted(
+                (p for p in folder.iterdir() if any(fnmatch(p.name, pat) for pat in spec.source.patterns)),
+                key=lambda p: p.name,
+            )
+            if folder.exists()
+            else []
+        )
+    return [(p.name, p.read_bytes()) for p in paths]
+
+
+def read_source(
+    spec: PipelineSpec, landing: ObjectStore, start: pd.Timestamp, end: pd.Timestamp, files: list[str]
+) -> pd.DataFrame:
+    """The source's readings in [start, end): simulated, or parsed from landing files."""
+    if not isinstance(spec.source, FilesSource):
+        return simulate_readings(station_ids(spec.source.stations), start, end, spec.source.seed)
+    frames = [parse_source_file(content, name, spec) for name, content in landing_files(landing, spec, files)]
+    if not frames:
+        return pd.DataFrame(columns=[spec.station_column, spec.timestamp_column])
+    raw = pd.concat(frames, ignore_index=True)
+    in_window = (raw[spec.timestamp_column] >= start) & (raw[spec.timestamp_column] < end)
+    return raw[in_window].reset_index(drop=True)
+
+
+def _window(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timestamp, int]:
+    window = context.partition_time_window
+    start, end = pd.Timestamp(window.start).tz_convert("UTC"), pd.Timestamp(window.end).tz_convert("UTC")
+    return start, end, max(1, int((end - start) / pd.Timedelta(days=1)))
+
+
+def build_ingestion_assets(
+    spec: PipelineSpec, partitions: dg.DailyPartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    raw_key, clean_key = dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "clean"])
+    common = dict(
+        group_name=spec.name,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        owners=[spec.owner],
+        io_manager_key="lake_io_manager",
+        metadata={"partition_expr": spec.timestamp_column},
+        retry_policy=S3_RETRY,
+    )
+    source_kind = "simulator" if not isinstance(spec.source, FilesSource) else "files"
+
+    @dg.asset(
+        key=raw_key,
+        description=f"Readings exactly as the {source_kind} source gave them, typed, one partition per day; never edited.",
+        kinds={"pandas", "parquet"},
+        tags={"layer": "raw", "source": source_kind},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "schema", asset=raw_key, blocking=True, description="Declared columns present and typed."
+            ),
+            dg.AssetCheckSpec(
+                "value_ranges", asset=raw_key, blocking=True, description="Unusable readings under the limit."
+            ),
+            dg.AssetCheckSpec(
+                "row_count", asset=raw_key, blocking=True, description="Enough rows per station and day."
+            ),
+        ],
+        **common,
+    )
+    def raw(context: dg.AssetExecutionContext, config: RawConfig, landing: ObjectStore):
+        start, end, days = _window(context)
+        frame = read_source(spec, landing, start, end, config.files)
+        yield dg.Output(
+            frame, data_version=dg.DataVersion(content_hash(frame)), metadata=frame_metadata(frame)
+        )
+        for name, (passed, text, meta) in {
+            "schema": check_schema(frame, spec),
+            "value_ranges": check_value_ranges(frame, spec),
+            "row_count": check_row_count(frame, spec, days),
+        }.items():
+            yield dg.AssetCheckResult(
+                check_name=name, asset_key=raw_key, passed=passed, description=text, metadata=meta
+            )
+
+    @dg.asset(
+        key=clean_key,
+        ins={"raw": dg.AssetIn(raw_key)},
+        description="Sentinels and out-of-range values made missing, duplicates dropped, one row per station and "
+        f"hour, gaps up to {spec.max_gap_hours} h interpolated.",
+        kinds={"pandas", "parquet"},
+        tags={"layer": "clean"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "no_duplicates", asset=clean_key, blocking=True, description="One row per (station, hour)."
+            ),
+        ],
+        automation_condition=dg.AutomationCondition.eager()
+        & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+        **common,
+    )
+    def clean(context: dg.AssetExecutionContext, raw: pd.DataFrame):
+        start, end, days = _window(context)
+        ts = spec.timestamp_column
+        frames = []
+        for day in pd.date_range(start, end, freq="D", inclusive="left"):
+            # Day by day, so a partition cleans the same whether it ran alone or in a backfill.
+            rows = raw[(raw[ts] >= day) & (raw[ts] < day + pd.Timedelta(days=1))] if len(raw) else raw
+            frames.append(clean_readings(rows, spec, day, day + pd.Timedelta(days=1)))
+        frame = pd.concat(frames, ignore_index=True)
+        passed, text, meta = check_no_duplicates(frame, spec)
+        missing = (
+            {f"{c.name}.missing_share": float(frame[c.name].isna().mean()) for c in spec.columns}
+            if len(frame)
+            else {}
+        )
+        yield dg.Output(
+            frame,
+            data_version=dg.DataVersion(content_hash(frame)),
+            metadata={**frame_metadata(frame), **missing},
+        )
+        yield dg.AssetCheckResult(
+            check_name="no_duplicates", asset_key=clean_key, passed=passed, description=text, metadata=meta
+        )
+
+    return [raw, clean]

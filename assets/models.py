@@ -1,0 +1,475 @@
+"""model → evaluation → champion → outputs, one chain per task of a pipeline.
+
+model trains the spec's candidates and registers the best as a new MLflow model version; evaluation scores
+it against the seasonal-naive baseline and the current champion on the holdout and carries the blocking
+promotion gates; champion moves the registry alias (only reached when every gate passed); the output asset
+(forecasts, exceedance risk) predicts the next hours with whatever the alias names.
+"""
+
+import datetime as dt
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import mlflow
+import numpy as np
+import pandas as pd
+import sklearn
+from matplotlib.figure import Figure
+from mlflow.models import infer_signature
+from sklearn.inspection import permutation_importance
+
+import pipelines
+from assets.features import AFTER_CHECKS
+from assets.metadata import frame_metadata
+from pipelines.evaluation import (
+    exceedance_gates,
+    exceedance_metrics,
+    forecast_gates,
+    forecast_metrics,
+    holdout,
+)
+from pipelines.features import current_value_column, forecast_inputs, model_feature_columns
+from pipelines.models import train_exceedance_model, train_forecast_model
+from pipelines.spec import ClassificationTask, ModelCandidate, PipelineSpec, RegressionTask
+from pipelines.training_set import exceedance_label_column, label_column
+from resources.events import EventBus
+from resources.lake import content_hash
+from resources.mlflow_registry import CHAMPION, MlflowRegistry
+
+MLFLOW_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+TRACE_TAG = "mlops/trace_id"
+GATES = ("beats_baseline", "beats_champion", "calibrated")
+
+
+@cache
+def code_version() -> str:
+    """The git commit the code runs from, or the package version outside a checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(pipelines.__file__).parent,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        from importlib.metadata import version
+
+        return version("mlops-platform")
+
+
+class TrainingConfig(dg.Config):
+    """Train one algorithm with these hyper-parameters instead of the spec's candidates (e.g. from a
+    `training.requested` event). Empty: the spec's candidates compete."""
+
+    algorithm: str | None = None
+    params: dict[str, Any] = {}
+
+
+def requested_candidates(
+    task: RegressionTask | ClassificationTask, config: TrainingConfig
+) -> list[ModelCandidate]:
+    """The candidates to train; a requested algorithm must be one the spec allows for this task."""
+    if config.algorithm is None:
+        if config.params:
+            raise dg.Failure("training parameters were given without an algorithm")
+        return list(task.candidates)
+    allowed = {c.algorithm: c for c in task.candidates}
+    if config.algorithm not in allowed:
+        raise dg.Failure(
+            f"algorithm '{config.algorithm}' is not a candidate of task '{task.name}'; allowed: {sorted(allowed)}"
+        )
+    base = allowed[config.algorithm]
+    return [
+        ModelCandidate(
+            name=f"{base.name}_requested", algorithm=base.algorithm, params={**base.params, **config.params}
+        )
+    ]
+
+
+def _feature_importance_figure(model: Any, rows: pd.DataFrame, label: str, columns: list[str]) -> Figure:
+    labelled = rows.dropna(subset=[label])
+    sample = labelled.sample(n=min(1000, len(labelled)), random_state=0)
+    estimator = (
+        model.estimators[next(iter(model.estimators))] if hasattr(model, "estimators") else model.estimator
+    )
+    result = permutation_importance(
+        estimator, sample[columns], sample[label], n_repeats=2, random_state=0, n_jobs=1
+    )
+    order = np.argsort(result.importances_mean)[-15:]
+    fig = Figure(figsize=(7, 5))
+    ax = fig.subplots()
+    ax.barh([columns[i] for i in order], result.importances_mean[order])
+    ax.set_title(f"Permutation importance ({label})")
+    fig.tight_layout()
+    return fig
+
+
+def _residual_figure(predicted: pd.DataFrame, rows: pd.DataFrame, targets: list[str]) -> Figure:
+    fig = Figure(figsize=(6 * len(targets), 4))
+    axes = fig.subplots(1, len(targets), squeeze=False)
+    for ax, target in zip(axes[0], targets, strict=True):
+        residual = rows[label_column(target)] - predicted[target]
+        ax.scatter(rows["horizon"], residual, s=2, alpha=0.3)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("horizon (h)")
+        ax.set_ylabel(f"{target}: observed − predicted")
+        ax.set_title(f"Holdout residuals, {target}")
+    fig.tight_layout()
+    return fig
+
+
+def _input_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey) -> dict[str, str]:
+    event = context.instance.get_latest_materialization_event(key)
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    uri = meta.get("lake_uri")
+    return {"uri": str(uri.value) if uri is not None else ""}
+
+
+def build_task_assets(
+    spec: PipelineSpec, task: RegressionTask | ClassificationTask
+) -> list[dg.AssetsDefinition]:
+    p = spec.name
+    training_key = dg.AssetKey([p, "training_set"])
+    features_key = dg.AssetKey([p, "features"])
+    model_key = dg.AssetKey([p, f"{task.name}_model"])
+    evaluation_key = dg.AssetKey([p, f"{task.name}_evaluation"])
+    champion_key = dg.AssetKey([p, f"{task.name}_champion"])
+    output_key = dg.AssetKey([p, task.output_asset])
+    model_name = spec.registered_model_name(task)
+    regression = isinstance(task, RegressionTask)
+    common = dict(group_name=p, owners=[spec.owner], io_manager_key="lake_io_manager")
+
+    @dg.asset(
+        key=model_key,
+        ins={"training_set": dg.AssetIn(training_key)},
+        description=f"{task.description} Candidates trained on the train split, the best registered in MLflow as "
+        f"a new version of '{model_name}'.",
+        kinds={"scikitlearn", "mlflow"},
+        tags={"layer": "model", "task": task.name},
+        retry_policy=MLFLOW_RETRY,
+        automation_condition=AFTER_CHECKS,
+        **common,
+    )
+    def model(
+        context: dg.AssetExecutionContext,
+        config: TrainingConfig,
+        mlflow_registry: MlflowRegistry,
+        training_set: pd.DataFrame,
+    ) -> dg.Output[dict]:
+        candidates = requested_candidates(task, config)
+        try:
+            if regression:
+                trained, report = train_forecast_model(training_set, spec, task, candidates)
+            else:
+                trained, report = train_exceedance_model(training_set, spec, task, candidates)
+        except ValueError as exc:
+            raise dg.Failure(f"training {model_name} failed: {exc}") from exc
+        columns = model_feature_columns(spec, task)
+        data_version = content_hash(training_set)
+        tags = {
+            "pipeline": p,
+            "task": task.name,
+            "dagster.run_id": context.run_id,
+            "dagster.asset_key": model_key.to_user_string(),
+            "data_version.training_set": data_version,
+            "data_uri.training_set": _input_metadata(context, training_key)["uri"],
+            "code_version": code_version(),
+            "chosen_candidate": report.chosen,
+        }
+        trace_id = context.run.tags.get(TRACE_TAG)
+        if trace_id:
+            tags["trace_id"] = trace_id
+        example = training_set[training_set["split"] == "calibration"][columns].head(5).astype(float)
+        chosen = next(c for c in candidates if c.name == report.chosen)
+        with mlflow_registry.start_run(p, f"{task.name}-{context.run_id[:8]}", tags) as run:
+            mlflow.log_params(
+                {
+                    "algorithm": chosen.algorithm,
+                    **{f"param.{k}": v for k, v in chosen.params.items()},
+                    "candidates": ",".join(c.name for c in candidates),
+                    "features": len(columns),
+                    "train_rows": int((training_set["split"] == "train").sum()),
+                    **(
+                        {
+                            "horizons": f"{min(task.horizons)}..{max(task.horizons)}",
+                            "interval_level": task.interval_level,
+                        }
+                        if regression
+                        else {"threshold": task.threshold, "within_hours": task.within_hours}
+                    ),
+                    "requested": bool(config.algorithm),
+                }
+            )
+            mlflow.log_metrics(
+                {f"calibration_score.{k}": v for k, v in report.scores.items()} | report.details
+            )
+            label = label_column(task.targets[0]) if regression else exceedance_label_column(task)
+            mlflow.log_figure(
+                _feature_importance_figure(
+                    trained, training_set[training_set["split"] == "calibration"], label, columns
+                ),
+                "feature_importance.png",
+            )
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=trained,
+                signature=infer_signature(example, trained.predict_frame(example)),
+                input_example=example,
+                registered_model_name=model_name,
+                code_paths=[str(Path(pipelines.__file__).parent)],
+                pip_requirements=[
+                    f"mlflow=={mlflow.__version__}",
+                    f"scikit-learn=={sklearn.__version__}",
+                    f"pandas=={pd.__version__}",
+                    f"numpy=={np.__version__}",
+                ],
+            )
+            experiment_id = run.info.experiment_id
+            run_id = run.info.run_id
+        version = str(info.registered_model_version)
+        client = mlflow_registry.client()
+        for key in ("pipeline", "task", "dagster.run_id", "data_version.training_set", "code_version"):
+            client.set_model_version_tag(model_name, version, key, tags[key])
+        url = mlflow_registry.run_url(experiment_id, run_id)
+        result = {
+            "model": model_name,
+            "version": version,
+            "run_id": run_id,
+            "experiment_id": experiment_id,
+            "model_uri": f"models:/{model_name}/{version}",
+            "chosen": report.chosen,
+            "data_version": data_version,
+        }
+        metadata: dict[str, Any] = {
+            "model": model_name,
+            "version": version,
+            "chosen_candidate": report.chosen,
+            **{f"calibration_score.{k}": v for k, v in report.scores.items()},
+        }
+        if url:
+            metadata["mlflow_run"] = dg.MetadataValue.url(url)
+        return dg.Output(result, metadata=metadata, data_version=dg.DataVersion(f"{model_name}/{version}"))
+
+    @dg.asset(
+        key=evaluation_key,
+        ins={"model": dg.AssetIn(model_key), "training_set": dg.AssetIn(training_key)},
+        description="The new version against the seasonal-naive baseline and the current champion on the same "
+        "holdout; its checks are the promotion gates.",
+        kinds={"mlflow"},
+        tags={"layer": "evaluation", "task": task.name},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "beats_baseline",
+                asset=evaluation_key,
+                blocking=True,
+                description=f"Improves {task.promotion.metric} on the naive baseline by the spec's margin.",
+            ),
+            dg.AssetCheckSpec(
+                "beats_champion",
+                asset=evaluation_key,
+                blocking=True,
+                description="At least as good as the current champion by the spec's margin.",
+            ),
+            dg.AssetCheckSpec(
+                "calibrated",
+                asset=evaluation_key,
+                blocking=True,
+                description="Interval coverage (or probability calibration) within tolerance on holdout.",
+            ),
+        ],
+        retry_policy=MLFLOW_RETRY,
+        automation_condition=AFTER_CHECKS,
+        **common,
+    )
+    def evaluation(
+        context: dg.AssetExecutionContext,
+        mlflow_registry: MlflowRegistry,
+        model: dict,
+        training_set: pd.DataFrame,
+    ):
+        rows = holdout(training_set)
+        metric_fn = forecast_metrics if regression else exceedance_metrics
+        candidate = mlflow_registry.load_python_model(model["model_uri"])
+        metrics = metric_fn(candidate, rows, task)
+        current = mlflow_registry.champion(model_name)
+        champion_metrics, champion_version = None, None
+        if current is not None and current.version != model["version"]:
+            champion_version = current.version
+            champion_metrics = metric_fn(
+                mlflow_registry.load_python_model(f"models:/{model_name}/{current.version}"), rows, task
+            )
+        gates = (forecast_gates if regression else exceedance_gates)(
+            task, metrics, champion_metrics, champion_version
+        )
+
+        client = mlflow_registry.client()
+        for key, value in metrics.items():
+            client.log_metric(model["run_id"], f"holdout.{key}", value)
+        if champion_metrics:
+            for key, value in champion_metrics.items():
+                client.log_metric(model["run_id"], f"champion_holdout.{key}", value)
+        if regression:
+            client.log_figure(
+                model["run_id"],
+                _residual_figure(candidate.predict_frame(rows), rows, task.targets),
+                "holdout_residuals.png",
+            )
+        for gate in gates:
+            client.set_model_version_tag(
+                model_name, model["version"], f"gate.{gate.name}", "passed" if gate.passed else "failed"
+            )
+
+        result = {
+            **model,
+            "metrics": metrics,
+            "champion_version": champion_version,
+            "champion_metrics": champion_metrics,
+            "gates": {g.name: g.passed for g in gates},
+        }
+        yield dg.Output(
+            result, metadata={"version": model["version"], **{f"holdout.{k}": v for k, v in metrics.items()}}
+        )
+        for gate in gates:
+            yield dg.AssetCheckResult(
+                check_name=gate.name,
+                asset_key=evaluation_key,
+                passed=gate.passed,
+                description=gate.description,
+                metadata=gate.metadata,
+            )
+
+    @dg.asset(
+        key=champion_key,
+        ins={"evaluation": dg.AssetIn(evaluation_key)},
+        description=f"Moves the '{CHAMPION}' alias of '{model_name}' to the evaluated version (reached only when every "
+        "promotion gate passed) and announces model.promoted.",
+        kinds={"mlflow"},
+        tags={"layer": "champion", "task": task.name},
+        retry_policy=MLFLOW_RETRY,
+        automation_condition=AFTER_CHECKS,
+        **common,
+    )
+    def champion(
+        context: dg.AssetExecutionContext, mlflow_registry: MlflowRegistry, events: EventBus, evaluation: dict
+    ):
+        previous = mlflow_registry.champion(model_name)
+        version = evaluation["version"]
+        mlflow_registry.promote(
+            model_name,
+            version,
+            tags={
+                "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "promoted_by_run": context.run_id,
+                "previous_champion": previous.version if previous else "",
+            },
+        )
+        headline = {
+            k: v
+            for k, v in evaluation["metrics"].items()
+            if k.split(".")[-1] in ("mae", "rmse", "coverage", "brier", "roc_auc")
+        }
+        events.publish(
+            "model.promoted",
+            {"pipeline": p, "task": task.name, "model": model_name, "version": version, "metrics": headline},
+            trace_id=context.run.tags.get(TRACE_TAG),
+        )
+        context.log.info(
+            f"{model_name}: champion is now version {version} (was {previous.version if previous else 'none'})"
+        )
+        return dg.Output(
+            {
+                "model": model_name,
+                "version": version,
+                "previous": previous.version if previous else None,
+                "metrics": headline,
+            },
+            metadata={"version": version, "previous": previous.version if previous else "none"},
+        )
+
+    @dg.asset(
+        key=output_key,
+        ins={"features": dg.AssetIn(features_key), "champion": dg.AssetIn(champion_key)},
+        description=(
+            f"{', '.join(task.targets)} for the next {max(task.horizons)} hours at every station with "
+            f"{task.interval_level:.0%} intervals, from the current champion."
+            if regression
+            else f"Per station, the probability that {task.target} exceeds {task.threshold:g} within {task.within_hours} h."
+        ),
+        kinds={"pandas", "parquet"},
+        tags={"layer": "serving", "task": task.name},
+        retry_policy=MLFLOW_RETRY,
+        automation_condition=AFTER_CHECKS,
+        **common,
+    )
+    def predictions(
+        context: dg.AssetExecutionContext,
+        mlflow_registry: MlflowRegistry,
+        events: EventBus,
+        features: pd.DataFrame,
+        champion: dict,
+    ) -> dg.Output[pd.DataFrame]:
+        current = mlflow_registry.champion(model_name)
+        if current is None:
+            raise dg.Failure(f"'{model_name}' has no champion yet: no version has passed the promotion gates")
+        model = mlflow_registry.load_python_model(f"models:/{model_name}@{CHAMPION}")
+        st, ts = spec.station_column, spec.timestamp_column
+        if regression:
+            inputs = forecast_inputs(features, spec, task)
+            predicted = model.predict_frame(inputs)
+            frame = pd.concat(
+                [
+                    pd.DataFrame(
+                        {
+                            st: inputs[st].to_numpy(),
+                            "issued_at": inputs[ts].to_numpy(),
+                            "target_time": inputs["target_time"].to_numpy(),
+                            "horizon": inputs["horizon"].astype(int).to_numpy(),
+                            "pollutant": target,
+                            "prediction": predicted[target].to_numpy(),
+                            "lower": predicted[f"{target}_lower"].to_numpy(),
+                            "upper": predicted[f"{target}_upper"].to_numpy(),
+                            "interval_level": task.interval_level,
+                        }
+                    )
+                    for target in task.targets
+                ],
+                ignore_index=True,
+            )
+        else:
+            observed = features.dropna(subset=[current_value_column(task.target)])
+            latest = observed.sort_values(ts).groupby(st, observed=True).tail(1).reset_index(drop=True)
+            frame = pd.DataFrame(
+                {
+                    st: latest[st].to_numpy(),
+                    "issued_at": latest[ts].to_numpy(),
+                    "window_end": (latest[ts] + pd.Timedelta(hours=task.within_hours)).to_numpy(),
+                    "pollutant": task.target,
+                    "threshold": task.threshold,
+                    "probability": model.predict_frame(latest)["probability"].to_numpy(),
+                }
+            )
+        frame["model"] = model_name
+        frame["model_version"] = current.version
+        version = content_hash(frame)
+        events.publish(
+            "dataset.materialized",
+            {
+                "pipeline": p,
+                "asset": output_key.to_user_string(),
+                "data_version": version,
+                "rows": len(frame),
+            },
+            trace_id=context.run.tags.get(TRACE_TAG),
+        )
+        return dg.Output(
+            frame,
+            data_version=dg.DataVersion(version),
+            metadata={**frame_metadata(frame, preview_rows=10), "model_version": current.version},
+        )
+
+    return [model, evaluation, champion, predictions]

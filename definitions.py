@@ -1,0 +1,30 @@
+"""The Dagster code location: every pipeline spec turned into assets, plus the profile's resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.factory import build_pipeline_definitions
+from pipelines.spec import SPECS_DIR, load_specs
+from resources.definitions import build_resources
+from resources.settings import get_settings
+
+
+def build_definitions() -> dg.Definitions:
+    settings = get_settings()
+    specs = load_specs(settings.specs_dir or SPECS_DIR)
+    freshness_sensor = dg.build_sensor_for_freshness_checks(
+        freshness_checks=[
+            check
+            for spec_defs in (build_pipeline_definitions(s) for s in specs.values())
+            for check in (spec_defs.asset_checks or [])
+        ],
+        name="freshness_checks_sensor",
+    )
+    return dg.Definitions.merge(
+        *[build_pipeline_definitions(spec) for spec in specs.values()],
+        dg.Definitions(resources=build_resources(settings), sensors=[freshness_sensor]),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,1 @@
+"""The event contract shared by every producer and consumer."""

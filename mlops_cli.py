@@ -1,0 +1,236 @@
+"""`mlops`: the platform's command line (materialize everything, roll a champion back, seed the landing area).
+
+Each command is a thin shell over the same definitions the Dagster UI shows; runs land in the instance
+named by DAGSTER_HOME, so they appear in the UI like any other run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+
+LOG_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _instance():
+    import dagster as dg
+
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _date_window(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
+    end = (
+        dt.date.fromisoformat(args.end) if args.end else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    )
+    start = dt.date.fromisoformat(args.start) if args.start else end - dt.timedelta(days=args.days - 1)
+    if start > end:
+        raise SystemExit(f"--start {start} is after --end {end}")
+    return start, end
+
+
+def _report(result, label: str, started: float) -> bool:
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    status = "ok" if result.success and not failed else "FAILED"
+    print(f"  {label}: {status} ({time.perf_counter() - started:.1f} s)")
+    for evaluation in failed:
+        print(f"    check {evaluation.asset_check_key.to_user_string()} failed: {evaluation.description}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            print(f"    step {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
+    return result.success and not failed
+
+
+def materialize(args: argparse.Namespace) -> int:
+    """Materialize every asset of the chosen pipelines: ingest the date range in one run, then the rest."""
+    from assets.factory import ingest_job_name, train_job_name
+    from definitions import defs
+    from pipelines.spec import SPECS_DIR, load_specs
+    from resources.settings import get_settings
+
+    settings = get_settings()
+    specs = load_specs(settings.specs_dir or SPECS_DIR)
+    names = args.pipeline or list(specs)
+    unknown = sorted(set(names) - set(specs))
+    if unknown:
+        print(f"unknown pipeline(s): {', '.join(unknown)}; known: {', '.join(specs)}", file=sys.stderr)
+        return 2
+    start, end = _date_window(args)
+    instance = _instance()
+    ok = True
+    for name in names:
+        print(f"{name}: {start} .. {end} ({(end - start).days + 1} days)", flush=True)
+        began = time.perf_counter()
+        result = defs.get_job_def(ingest_job_name(specs[name])).execute_in_process(
+            instance=instance,
+            run_config=LOG_CONFIG,
+            tags={
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+            },
+            raise_on_error=False,
+        )
+        if not _report(result, "raw + clean", began):
+            ok = False
+            continue
+        began = time.perf_counter()
+        result = defs.get_job_def(train_job_name(specs[name])).execute_in_process(
+            instance=instance, run_config=LOG_CONFIG, raise_on_error=False
+        )
+        ok &= _report(result, "features → models → evaluation → champion → outputs", began)
+    return 0 if ok else 1
+
+
+def rollback(args: argparse.Namespace) -> int:
+    """Point `champion` back at the previous champion (or at --to-version)."""
+    from resources.definitions import build_resources
+    from resources.settings import get_settings
+
+    registry = build_resources(get_settings())["mlflow_registry"]
+    client = registry.client()
+    name = f"{args.pipeline}.{args.task}"
+    current = registry.champion(name)
+    if current is None:
+        print(f"{name} has no champion to roll back", file=sys.stderr)
+        return 1
+    if args.to_version:
+        target = client.get_model_version(name, args.to_version).version
+    else:
+        promoted = [
+            v
+            for v in client.search_model_versions(f"name='{name}'")
+            if v.tags.get("promoted_at") and v.version != current.version
+        ]
+        if not promoted:
+            print(f"{name}: no earlier champion than version {current.version}", file=sys.stderr)
+            return 1
+        target = max(promoted, key=lambda v: v.tags["promoted_at"]).version
+    client.set_registered_model_alias(name, "champion", target)
+    client.set_model_version_tag(name, target, "rolled_back_from", current.version)
+    print(f"{name}: champion moved from version {current.version} to {target}")
+    return 0
+
+
+def land_sample(args: argparse.Namespace) -> int:
+    """Write a simulated file in the spec's declared format into the landing area (a demo upload)."""
+    import pandas as pd
+
+    from pipelines.parsing import format_source_file
+    from pipelines.simulator import simulate_readings
+    from pipelines.spec import SPECS_DIR, FilesSource, load_specs
+    from resources.definitions import build_resources
+    from resources.settings import get_settings
+
+    settings = get_settings()
+    spec = load_specs(settings.specs_dir or SPECS_DIR)[args.pipeline]
+    if not isinstance(spec.source, FilesSource):
+        print(f"{spec.name} does not read landing files", file=sys.stderr)
+        return 2
+    start, end = _date_window(args)
+    readings = simulate_readings(
+        [spec.source.parsing.default_station or "site_1"],
+        pd.Timestamp(start),
+        pd.Timestamp(end) + pd.Timedelta(days=1),
+        args.seed,
+    )
+    landing = build_resources(settings)["landing"]
+    landing.ensure_exists()
+    target = landing.path(spec.source.prefix or spec.name, f"sample_{start}_{end}.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(format_source_file(readings, spec))
+    print(f"wrote {len(readings)} readings to {target}")
+    return 0
+
+
+def up(args: argparse.Namespace) -> int:
+    """Start the Dagster UI (with its daemon) and the MLflow UI on the local profile; Ctrl-C stops both."""
+    import signal
+    import subprocess
+
+    from resources.settings import get_settings
+
+    settings = get_settings()
+    logs = settings.data_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    commands = {
+        "dagster": ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.dagster_port)],
+        "mlflow": [
+            "mlflow",
+            "ui",
+            "--backend-store-uri",
+            settings.local_mlflow_uri,
+            "--host",
+            args.host,
+            "--port",
+            str(args.mlflow_port),
+        ],
+    }
+    bin_dir = os.path.dirname(sys.executable)
+    procs = {}
+    for name, cmd in commands.items():
+        log = (logs / f"{name}.log").open("ab")
+        procs[name] = subprocess.Popen(
+            [os.path.join(bin_dir, cmd[0]), *cmd[1:]], stdout=log, stderr=subprocess.STDOUT
+        )
+    print(f"Dagster UI  http://{args.host}:{args.dagster_port}")
+    print(f"MLflow UI   http://{args.host}:{args.mlflow_port}")
+    print(f"logs in {logs}; Ctrl-C stops everything")
+    try:
+        while all(p.poll() is None for p in procs.values()):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGINT) if p.poll() is None else None
+        for p in procs.values():
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def window(p: argparse.ArgumentParser, days: int) -> None:
+        p.add_argument("--days", type=int, default=days, help=f"days up to --end (default {days})")
+        p.add_argument("--start", help="first day, YYYY-MM-DD")
+        p.add_argument("--end", help="last day, YYYY-MM-DD (default: yesterday)")
+
+    p = sub.add_parser("materialize", help="materialize every asset and exit (for scripts and CI)")
+    p.add_argument("--pipeline", action="append", help="pipeline name (repeatable; default: all)")
+    window(p, 60)
+    p.set_defaults(func=materialize)
+
+    p = sub.add_parser("rollback", help="move the champion alias back to the previous champion")
+    p.add_argument("pipeline")
+    p.add_argument("--task", default="forecast")
+    p.add_argument("--to-version", help="a specific registered version instead of the previous champion")
+    p.set_defaults(func=rollback)
+
+    p = sub.add_parser("up", help="start the Dagster UI and the MLflow UI (local profile); Ctrl-C stops")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--dagster-port", type=int, default=3000)
+    p.add_argument("--mlflow-port", type=int, default=5000)
+    p.set_defaults(func=up)
+
+    p = sub.add_parser("land-sample", help="drop a simulated file in the landing area, in the spec's format")
+    p.add_argument("pipeline")
+    p.add_argument("--seed", type=int, default=7)
+    window(p, 60)
+    p.set_defaults(func=land_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Evaluation on the holdout and the promotion gates (beats baseline, beats champion, calibrated).
+
+Metrics are plain dicts of floats so they go straight into MLflow, Dagster metadata and the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from pipelines.intervals import coverage
+from pipelines.models import ExceedanceModel, ForecastModel, brier
+from pipelines.spec import ClassificationTask, RegressionTask
+from pipelines.training_set import baseline_column, exceedance_label_column, label_column
+
+
+def holdout(training_set: pd.DataFrame) -> pd.DataFrame:
+    return training_set[training_set["split"] == "holdout"]
+
+
+def forecast_metrics(model: ForecastModel, rows: pd.DataFrame, task: RegressionTask) -> dict[str, float]:
+    """Per target: mae, rmse, the seasonal-naive baseline's mae/rmse, interval coverage and mean width."""
+    predicted = model.predict_frame(rows)
+    out: dict[str, float] = {}
+    for target in task.targets:
+        y = rows[label_column(target)].to_numpy(dtype=float)
+        base = rows[baseline_column(target)].to_numpy(dtype=float)
+        ok = ~np.isnan(y) & ~np.isnan(base)
+        err = predicted[target].to_numpy()[ok] - y[ok]
+        base_err = base[ok] - y[ok]
+        out[f"{target}.mae"] = float(np.mean(np.abs(err)))
+        out[f"{target}.rmse"] = float(np.sqrt(np.mean(err**2)))
+        out[f"{target}.baseline_mae"] = float(np.mean(np.abs(base_err)))
+        out[f"{target}.baseline_rmse"] = float(np.sqrt(np.mean(base_err**2)))
+        lower, upper = (
+            predicted[f"{target}_lower"].to_numpy()[ok],
+            predicted[f"{target}_upper"].to_numpy()[ok],
+        )
+        out[f"{target}.coverage"] = coverage(y[ok], lower, upper)
+        out[f"{target}.interval_width"] = float(np.mean(upper - lower))
+        out[f"{target}.rows"] = float(ok.sum())
+    return out
+
+
+def exceedance_metrics(
+    model: ExceedanceModel, rows: pd.DataFrame, task: ClassificationTask
+) -> dict[str, float]:
+    """Brier score, the climatological baseline's Brier score, ROC AUC and expected calibration error."""
+    rows = rows.dropna(subset=[exceedance_label_column(task)])
+    y = rows[exceedance_label_column(task)].to_numpy(dtype=float)
+    p = model.predict_frame(rows)["probability"].to_numpy()
+    rate = float(np.mean(y)) if len(y) else float("nan")
+    out = {
+        "brier": brier(y, p),
+        "baseline_brier": brier(y, np.full(len(y), rate)),
+        "calibration_error": expected_calibration_error(y, p),
+        "positive_rate": rate,
+        "rows": float(len(y)),
+    }
+    out["roc_auc"] = float(roc_auc_score(y, p)) if 0 < rate < 1 else float("nan")
+    return out
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate - mean predicted probability| over equal-width bins, weighted by bin size."""
+    if len(y) == 0:
+        return float("nan")
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            total += mask.sum() * abs(y[mask].mean() - p[mask].mean())
+    return float(total / len(y))
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One promotion gate's verdict, worded for the person reading the asset check."""
+
+    name: str
+    passed: bool
+    description: str
+    metadata: dict[str, float]
+
+
+def _relative(value: float, reference: float) -> float:
+    return 1 - value / reference if reference else 0.0
+
+
+def forecast_gates(
+    task: RegressionTask,
+    candidate: dict[str, float],
+    champion: dict[str, float] | None,
+    champion_version: str | None,
+) -> list[Gate]:
+    metric, rule = task.promotion.metric, task.promotion
+    gates = []
+    notes, ok, meta = [], True, {}
+    for t in task.targets:
+        gain = _relative(candidate[f"{t}.{metric}"], candidate[f"{t}.baseline_{metric}"])
+        meta[f"{t}.improvement_over_baseline"] = gain
+        ok &= gain >= rule.min_improvement_over_baseline
+        notes.append(
+            f"{t}: {metric} {candidate[f'{t}.{metric}']:.3f} vs seasonal-naive {candidate[f'{t}.baseline_{metric}']:.3f}"
+            f" ({gain:+.1%}, need ≥ {rule.min_improvement_over_baseline:.0%})"
+        )
+    gates.append(Gate("beats_baseline", bool(ok), "; ".join(notes), meta))
+
+    if champion is None:
+        gates.append(
+            Gate(
+                "beats_champion",
+                True,
+                "no champion yet: the first model that passes the gates becomes it",
+                {},
+            )
+        )
+    else:
+        notes, ok, meta = [], True, {}
+        for t in task.targets:
+            gain = _relative(candidate[f"{t}.{metric}"], champion[f"{t}.{metric}"])
+            meta[f"{t}.improvement_over_champion"] = gain
+            ok &= gain >= rule.min_improvement_over_champion
+            notes.append(
+                f"{t}: {metric} {candidate[f'{t}.{metric}']:.3f} vs champion v{champion_version} "
+                f"{champion[f'{t}.{metric}']:.3f} ({gain:+.1%}, need ≥ {rule.min_improvement_over_champion:.0%})"
+            )
+        gates.append(Gate("beats_champion", bool(ok), "; ".join(notes), meta))
+
+    notes, ok, meta = [], True, {}
+    for t in task.targets:
+        cov = candidate[f"{t}.coverage"]
+        meta[f"{t}.coverage"] = cov
+        ok &= abs(cov - task.interval_level) <= task.coverage_tolerance
+        notes.append(f"{t}: {cov:.1%} of holdout values inside the {task.interval_level:.0%} interval")
+    tolerance = f"nominal {task.interval_level:.0%} ± {task.coverage_tolerance:.0%}"
+    gates.append(Gate("calibrated", bool(ok), "; ".join(notes) + f" ({tolerance})", meta))
+    return gates
+
+
+def exceedance_gates(
+    task: ClassificationTask,
+    candidate: dict[str, float],
+    champion: dict[str, float] | None,
+    champion_version: str | None,
+) -> list[Gate]:
+    rule = task.promotion
+    gain = _relative(candidate["brier"], candidate["baseline_brier"])
+    gates = [
+        Gate(
+            "beats_baseline",
+            gain >= rule.min_improvement_over_baseline,
+            f"Brier {candidate['brier']:.4f} vs climatology {candidate['baseline_brier']:.4f} "
+            f"({gain:+.1%}, need ≥ {rule.min_improvement_over_baseline:.0%})",
+            {"improvement_over_baseline": gain},
+        )
+    ]
+    if champion is None:
+        gates.append(
+            Gate(
+                "beats_champion",
+                True,
+                "no champion yet: the first model that passes the gates becomes it",
+                {},
+            )
+        )
+    else:
+        gain = _relative(candidate["brier"], champion["brier"])
+        gates.append(
+            Gate(
+                "beats_champion",
+                gain >= rule.min_improvement_over_champion,
+                f"Brier {candidate['brier']:.4f} vs champion v{champion_version} {champion['brier']:.4f} "
+                f"({gain:+.1%}, need ≥ {rule.min_improvement_over_champion:.0%})",
+                {"improvement_over_champion": gain},
+            )
+        )
+    ece = candidate["calibration_error"]
+    gates.append(
+        Gate(
+            "calibrated",
+            bool(ece <= task.max_calibration_error),
+            f"expected calibration error {ece:.3f} (limit {task.max_calibration_error:.3f})",
+            {"calibration_error": ece},
+        )
+    )
+    return gates

@@ -1,0 +1,214 @@
+"""Model candidates, training and the MLflow pyfunc models that serving loads.
+
+`ForecastModel` and `ExceedanceModel` are plain objects wrapping fitted scikit-learn pipelines; they are
+logged as MLflow pyfunc models (cloudpickle, so every estimator type round-trips without a trust list) and
+their `predict_frame` is the one prediction path for evaluation, forecasts and the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from pipelines.features import model_feature_columns
+from pipelines.intervals import halfwidths_by_horizon, lookup_halfwidths
+from pipelines.spec import ClassificationTask, ModelCandidate, PipelineSpec, RegressionTask
+from pipelines.training_set import baseline_column, exceedance_label_column, label_column
+
+_ESTIMATORS = {
+    ("hist_gradient_boosting", "regression"): (HistGradientBoostingRegressor, False),
+    ("hist_gradient_boosting", "classification"): (HistGradientBoostingClassifier, False),
+    ("random_forest", "regression"): (RandomForestRegressor, False),
+    ("random_forest", "classification"): (RandomForestClassifier, False),
+    ("ridge", "regression"): (Ridge, True),
+    ("logistic_regression", "classification"): (LogisticRegression, True),
+}
+
+
+def build_estimator(candidate: ModelCandidate, kind: str, seed: int = 0) -> Pipeline:
+    """A scikit-learn pipeline for one candidate; linear models get imputation and scaling first."""
+    try:
+        cls, linear = _ESTIMATORS[(candidate.algorithm, kind)]
+    except KeyError:
+        raise ValueError(
+            f"candidate '{candidate.name}': algorithm '{candidate.algorithm}' cannot do {kind}"
+        ) from None
+    params = dict(candidate.params)
+    if "random_state" in cls().get_params():
+        params.setdefault("random_state", seed)
+    try:
+        estimator = cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"candidate '{candidate.name}': invalid parameters {params}: {exc}") from None
+    if linear:
+        return make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), estimator
+        )
+    return make_pipeline(estimator)
+
+
+class ForecastModel(mlflow.pyfunc.PythonModel):
+    """Point forecasts plus split-conformal intervals for each target; output `{t}`, `{t}_lower`, `{t}_upper`."""
+
+    def __init__(
+        self,
+        estimators: dict[str, Pipeline],
+        halfwidths: dict[str, dict[int, float]],
+        feature_columns: list[str],
+        interval_level: float,
+    ) -> None:
+        self.estimators = estimators
+        self.halfwidths = halfwidths
+        self.feature_columns = feature_columns
+        self.interval_level = interval_level
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.estimators)
+
+    def predict_frame(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        x = inputs[self.feature_columns].astype(float)
+        horizons = x["horizon"].to_numpy()
+        out = {}
+        for target, estimator in self.estimators.items():
+            point = estimator.predict(x)
+            width = lookup_halfwidths(self.halfwidths[target], horizons)
+            out[target], out[f"{target}_lower"], out[f"{target}_upper"] = point, point - width, point + width
+        return pd.DataFrame(out, index=inputs.index)
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        return self.predict_frame(model_input)
+
+
+class ExceedanceModel(mlflow.pyfunc.PythonModel):
+    """Probability that the target exceeds the threshold within the task's window; output `probability`."""
+
+    def __init__(
+        self, estimator: Pipeline, feature_columns: list[str], threshold: float, within_hours: int
+    ) -> None:
+        self.estimator = estimator
+        self.feature_columns = feature_columns
+        self.threshold = threshold
+        self.within_hours = within_hours
+
+    def predict_frame(self, inputs: pd.DataFrame) -> pd.DataFrame:
+        x = inputs[self.feature_columns].astype(float)
+        estimator = self.estimator[-1]
+        classes = list(estimator.classes_)
+        proba = self.estimator.predict_proba(x)[:, classes.index(1.0)] if 1.0 in classes else np.zeros(len(x))
+        return pd.DataFrame({"probability": proba}, index=inputs.index)
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        return self.predict_frame(model_input)
+
+
+@dataclass
+class TrainingReport:
+    """What training decided: the chosen candidate and every candidate's calibration score."""
+
+    chosen: str
+    scores: dict[str, float]
+    details: dict[str, float] = field(default_factory=dict)
+
+
+def _split(training_set: pd.DataFrame, name: str) -> pd.DataFrame:
+    return training_set[training_set["split"] == name]
+
+
+def train_forecast_model(
+    training_set: pd.DataFrame,
+    spec: PipelineSpec,
+    task: RegressionTask,
+    candidates: list[ModelCandidate] | None = None,
+) -> tuple[ForecastModel, TrainingReport]:
+    """Fit every candidate on `train`, pick the best skill (MAE relative to the seasonal-naive baseline,
+    averaged over targets) on `calibration`, then calibrate its intervals on the same rows."""
+    columns = model_feature_columns(spec, task)
+    train, calib = _split(training_set, "train"), _split(training_set, "calibration")
+    best: tuple[float, str, dict[str, Pipeline], dict[str, np.ndarray]] | None = None
+    scores: dict[str, float] = {}
+    details: dict[str, float] = {}
+    for candidate in candidates or task.candidates:
+        fitted, residuals, skills = {}, {}, []
+        for target in task.targets:
+            rows = train[train[label_column(target)].notna()]
+            if rows.empty:
+                raise ValueError(f"no training rows with a label for '{target}'")
+            estimator = build_estimator(candidate, "regression").fit(
+                rows[columns], rows[label_column(target)]
+            )
+            cal = calib[calib[label_column(target)].notna()]
+            pred = estimator.predict(cal[columns])
+            residuals[target] = np.abs(cal[label_column(target)].to_numpy() - pred)
+            base = cal[baseline_column(target)].to_numpy()
+            ok = ~np.isnan(base)
+            base_mae = float(np.mean(np.abs(cal[label_column(target)].to_numpy()[ok] - base[ok])))
+            mae = float(np.mean(residuals[target]))
+            details[f"{candidate.name}.{target}.calibration_mae"] = mae
+            skills.append(mae / base_mae if base_mae > 0 else float("inf"))
+            fitted[target] = estimator
+        scores[candidate.name] = float(np.mean(skills))
+        if best is None or scores[candidate.name] < best[0]:
+            best = (scores[candidate.name], candidate.name, fitted, residuals)
+    assert best is not None
+    _, chosen, estimators, residuals = best
+    widths = {}
+    for target in task.targets:
+        cal = calib[calib[label_column(target)].notna()]
+        widths[target] = halfwidths_by_horizon(
+            residuals[target], cal["horizon"].to_numpy(), task.interval_level
+        )
+    model = ForecastModel(estimators, widths, columns, task.interval_level)
+    return model, TrainingReport(chosen=chosen, scores=scores, details=details)
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean((np.asarray(p) - np.asarray(y)) ** 2))
+
+
+def train_exceedance_model(
+    training_set: pd.DataFrame,
+    spec: PipelineSpec,
+    task: ClassificationTask,
+    candidates: list[ModelCandidate] | None = None,
+) -> tuple[ExceedanceModel, TrainingReport]:
+    """Fit every candidate on `train` and keep the lowest Brier score on `calibration`."""
+    columns = model_feature_columns(spec, task)
+    label = exceedance_label_column(task)
+    train = _split(training_set, "train").dropna(subset=[label])
+    calib = _split(training_set, "calibration").dropna(subset=[label])
+    if train.empty or train[label].nunique() < 2:
+        raise ValueError(
+            f"task '{task.name}': the training split needs both outcomes; "
+            f"{int(train[label].sum()) if not train.empty else 0} of {len(train)} rows exceed {task.threshold}"
+        )
+    best: tuple[float, str, ExceedanceModel] | None = None
+    scores: dict[str, float] = {}
+    for candidate in candidates or task.candidates:
+        estimator = build_estimator(candidate, "classification").fit(train[columns], train[label].astype(int))
+        model = ExceedanceModel(estimator, columns, task.threshold, task.within_hours)
+        scores[candidate.name] = brier(
+            calib[label].to_numpy(), model.predict_frame(calib)["probability"].to_numpy()
+        )
+        if best is None or scores[candidate.name] < best[0]:
+            best = (scores[candidate.name], candidate.name, model)
+    assert best is not None
+    return best[2], TrainingReport(chosen=best[1], scores=scores)

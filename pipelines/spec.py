@@ -1,0 +1,267 @@
+"""The declarative pipeline spec: one YAML file per pipeline, validated by pydantic.
+
+Everything that differs between datasets lives here (parsing, schema, features, models, promotion rule);
+the asset factory, the API and the UI read a `PipelineSpec` and share the same machinery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SPECS_DIR = Path(__file__).parent / "specs"
+
+
+class SpecError(ValueError):
+    """A pipeline spec that cannot be used; the message names the file, the field and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    """One measured column: its name in our tables, its name in the source, unit, valid range, sentinels."""
+
+    name: str
+    source: str | None = Field(None, description="Column header in the source file; defaults to `name`.")
+    dtype: Literal["float", "int", "str"] = "float"
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    sentinels: list[float] = Field(default_factory=list, description="Values that mean 'no reading'.")
+    required: bool = True
+
+    @property
+    def source_name(self) -> str:
+        return self.source or self.name
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> ColumnSpec:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class ParsingSpec(_Strict):
+    """How to read a source file: only declarations, never code."""
+
+    delimiter: str = ","
+    decimal: Literal[".", ","] = "."
+    encoding: str = "utf-8"
+    timestamp_column: str | None = Field(None, description="One column holding date and time.")
+    timestamp_format: str | None = None
+    date_column: str | None = Field(None, description="Separate date column, e.g. `10/03/2004`.")
+    date_format: str | None = None
+    time_column: str | None = Field(None, description="Separate time column, e.g. `18.00.00`.")
+    time_format: str | None = None
+    station_column: str | None = Field(None, description="Source column naming the station.")
+    default_station: str | None = Field(None, description="Station id for files that hold one station.")
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _one_way_to_read_time(self) -> ParsingSpec:
+        split = self.date_column is not None or self.time_column is not None
+        if self.timestamp_column and split:
+            raise ValueError("declare either timestamp_column or date_column + time_column, not both")
+        if split and not (self.date_column and self.time_column):
+            raise ValueError("date_column and time_column go together")
+        if self.station_column is None and self.default_station is None:
+            raise ValueError("declare station_column, or default_station for single-station files")
+        return self
+
+
+class SimulatorSource(_Strict):
+    kind: Literal["simulator"]
+    stations: int = Field(5, ge=1, le=10_000)
+    seed: int = 42
+
+
+class FilesSource(_Strict):
+    kind: Literal["files"]
+    prefix: str | None = Field(None, description="Folder in the landing area; defaults to the pipeline name.")
+    patterns: list[str] = Field(default_factory=lambda: ["*.csv", "*.parquet"])
+    parsing: ParsingSpec
+
+
+Source = Annotated[SimulatorSource | FilesSource, Field(discriminator="kind")]
+
+
+class PartitionSpec(_Strict):
+    start_date: dt.date
+    end_offset_days: int = Field(0, description="0: partitions end yesterday (the last complete day).")
+
+
+class FeatureSpec(_Strict):
+    lags: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0, 1, 2, 3, 24])
+    rolling_windows: list[Annotated[int, Field(ge=2)]] = Field(default_factory=lambda: [3, 24])
+    rolling_stats: list[Literal["mean", "std", "min", "max"]] = Field(default_factory=lambda: ["mean"])
+    lagged_columns: list[str] = Field(default_factory=list, description="Columns to lag besides targets.")
+    covariates: list[str] = Field(default_factory=list, description="Columns used as-is at the origin hour.")
+    calendar: list[Literal["hour", "dayofweek", "month", "is_weekend"]] = Field(
+        default_factory=lambda: ["hour", "dayofweek", "month", "is_weekend"]
+    )
+    seasonal_lag_hours: int | None = Field(24, description="Add 'value at the same hour one season ago'.")
+
+
+class ModelCandidate(_Strict):
+    name: str
+    algorithm: Literal["hist_gradient_boosting", "random_forest", "ridge", "logistic_regression"]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PromotionRule(_Strict):
+    metric: Literal["mae", "rmse", "brier"]
+    min_improvement_over_baseline: float = Field(0.05, ge=0, lt=1, description="Relative, e.g. 0.05 = 5%.")
+    min_improvement_over_champion: float = Field(
+        0.0, ge=-1, lt=1, description="Relative; 0 = at least equal."
+    )
+
+
+class RegressionTask(_Strict):
+    """Point forecasts with calibrated prediction intervals for each target at each horizon."""
+
+    kind: Literal["regression"]
+    name: str
+    description: str = ""
+    targets: list[str]
+    horizons: list[Annotated[int, Field(ge=1)]]
+    interval_level: float = Field(0.9, gt=0.5, lt=1)
+    coverage_tolerance: float = Field(0.05, gt=0, lt=0.5)
+    candidates: list[ModelCandidate]
+    promotion: PromotionRule
+    output_asset: str = "forecasts"
+
+
+class ClassificationTask(_Strict):
+    """Probability that `target` exceeds `threshold` within the next `within_hours` hours."""
+
+    kind: Literal["classification"]
+    name: str
+    description: str = ""
+    target: str
+    threshold: float
+    within_hours: int = Field(12, ge=1)
+    max_calibration_error: float = Field(0.05, gt=0, lt=1)
+    candidates: list[ModelCandidate]
+    promotion: PromotionRule
+    output_asset: str = "exceedance_risk"
+
+
+Task = Annotated[RegressionTask | ClassificationTask, Field(discriminator="kind")]
+
+
+class SplitSpec(_Strict):
+    """Time-based split of the training set: train, then calibration, then holdout (no leakage)."""
+
+    calibration_fraction: float = Field(0.15, gt=0, lt=0.5)
+    holdout_fraction: float = Field(0.15, gt=0, lt=0.5)
+    gap_hours: int = Field(24, ge=0, description="Hours dropped between parts so labels never overlap.")
+
+
+class CheckSpec(_Strict):
+    min_rows_per_station_day: int = Field(12, ge=0)
+    max_missing_fraction: float = Field(0.5, gt=0, le=1)
+    freshness_hours: float = Field(30, gt=0)
+
+
+class PipelineSpec(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    description: str
+    owner: str = "team:data-platform"
+    source: Source
+    station_column: str = "station"
+    timestamp_column: str = "timestamp"
+    columns: list[ColumnSpec]
+    max_gap_hours: int = Field(3, ge=0, description="Gaps up to this long are interpolated in clean.")
+    partitions: PartitionSpec
+    features: FeatureSpec = Field(default_factory=FeatureSpec)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    checks: CheckSpec = Field(default_factory=CheckSpec)
+    tasks: list[Task]
+
+    @field_validator("columns")
+    @classmethod
+    def _unique_columns(cls, columns: list[ColumnSpec]) -> list[ColumnSpec]:
+        names = [c.name for c in columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"column names repeat: {', '.join(dupes)}")
+        return columns
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> PipelineSpec:
+        known = set(self.column_names)
+        problems: list[str] = []
+        for field in ("lagged_columns", "covariates"):
+            for col in getattr(self.features, field):
+                if col not in known:
+                    problems.append(f"features.{field}: unknown column '{col}'")
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            problems.append("tasks: task names repeat")
+        outputs = [t.output_asset for t in self.tasks]
+        if len(set(outputs)) != len(outputs):
+            problems.append("tasks: output_asset names repeat")
+        for task in self.tasks:
+            targets = task.targets if isinstance(task, RegressionTask) else [task.target]
+            for target in targets:
+                if target not in known:
+                    problems.append(f"tasks.{task.name}: unknown target column '{target}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+    def task(self, name: str) -> RegressionTask | ClassificationTask:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"pipeline '{self.name}' has no task '{name}'")
+
+    def registered_model_name(self, task: RegressionTask | ClassificationTask) -> str:
+        return f"{self.name}.{task.name}"
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_spec(path: str | Path) -> PipelineSpec:
+    """Read and validate one spec file; every problem is reported as `file: field: message`."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror}") from exc
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
+    try:
+        spec = PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: {_format_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise SpecError("invalid pipeline spec\n" + "\n".join(lines)) from None
+    if spec.name != path.stem:
+        raise SpecError(f"{path}: name: '{spec.name}' must match the file name '{path.stem}'")
+    return spec
+
+
+def load_specs(directory: str | Path = SPECS_DIR) -> dict[str, PipelineSpec]:
+    """All specs in a folder, by pipeline name."""
+    specs = [load_spec(p) for p in sorted(Path(directory).glob("*.yaml"))]
+    return {s.name: s for s in specs}
