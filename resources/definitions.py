@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from resources.events import FileEventBus
+from resources.events import FileEventBus, RabbitEventBus
 from resources.lake import LakeIOManager
 from resources.mlflow_registry import MlflowRegistry
 from resources.object_store import ObjectStore
@@ -36,5 +36,9 @@ def build_resources(settings: PlatformSettings) -> dict[str, Any]:
             artifact_root=settings.mlflow_artifact_root,
             ui_url=settings.mlflow_ui_url,
         ),
-        "events": FileEventBus(path=str(settings.data_path / "events.jsonl")),
+        "events": (
+            FileEventBus(path=str(settings.data_path / "events.jsonl"))
+            if settings.profile == "local"
+            else RabbitEventBus(url=settings.rabbitmq_url, exchange=settings.events_exchange)
+        ),
     }

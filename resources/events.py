@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 
+from events.bus import DEFAULT_EXCHANGE, EventPublisher
 from events.envelope import Envelope, EventType, make_event
 
 
@@ -35,3 +37,20 @@ class FileEventBus(EventBus):
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("a") as fh:
             fh.write(envelope.model_dump_json() + "\n")
+
+
+class RabbitEventBus(EventBus):
+    """Services profile: publishes to the platform's durable topic exchange with publisher confirms."""
+
+    url: str
+    exchange: str = DEFAULT_EXCHANGE
+    _publisher: EventPublisher | None = PrivateAttr(default=None)
+
+    def send(self, envelope: Envelope) -> None:
+        if self._publisher is None:
+            self._publisher = EventPublisher(self.url, self.exchange)
+        self._publisher.publish(envelope)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._publisher is not None:
+            self._publisher.close()
