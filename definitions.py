@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from assets.factory import build_pipeline_definitions
 from pipelines.spec import SPECS_DIR, load_specs
 from resources.definitions import build_resources
 from resources.settings import get_settings
+
+
+# Data versions on Output are beta; content hashes as data versions are the lake's design.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 
 def build_definitions() -> dg.Definitions:

@@ -28,6 +28,10 @@ def train_job_name(spec: PipelineSpec) -> str:
     return f"{spec.name}_train"
 
 
+def refresh_job_name(spec: PipelineSpec) -> str:
+    return f"{spec.name}_refresh"
+
+
 def forecast_job_name(spec: PipelineSpec) -> str:
     return f"{spec.name}_forecast"
 
@@ -51,6 +55,12 @@ def build_pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
         train_job_name(spec),
         selection=group - ingest,
         description=f"Features, training set, models, evaluation, promotion and outputs of {spec.name}.",
+    )
+    refresh_job = dg.define_asset_job(
+        refresh_job_name(spec),
+        selection=group,
+        partitions_def=partitions,
+        description=f"Ingest days of {spec.name} (a partition or a range) and everything downstream in one run.",
     )
     forecast_job = dg.define_asset_job(
         forecast_job_name(spec),
@@ -78,5 +88,8 @@ def build_pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
         ),
     ]
     return dg.Definitions(
-        assets=assets, asset_checks=freshness, jobs=[ingest_job, train_job, forecast_job], schedules=schedules
+        assets=assets,
+        asset_checks=freshness,
+        jobs=[ingest_job, refresh_job, train_job, forecast_job],
+        schedules=schedules,
     )
