@@ -11,7 +11,6 @@ from pipelines.spec import SPECS_DIR, load_specs
 from resources.definitions import build_resources
 from resources.settings import get_settings
 
-
 # Data versions on Output are beta; content hashes as data versions are the lake's design.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
