@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import sys
 import time
+from pathlib import Path
 
 LOG_CONFIG = {"loggers": {"progress": {"config": {}}}}
 
@@ -187,53 +188,51 @@ def land_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def up(args: argparse.Namespace) -> int:
-    """Start the Dagster UI (with its daemon) and the MLflow UI on the local profile; Ctrl-C stops both."""
+def stack(args: argparse.Namespace) -> int:
+    """Start, stop or inspect the platform's processes (deploy/stack.py); `up` blocks until Ctrl-C."""
+    import shlex
     import signal
-    import subprocess
 
-    from resources.settings import get_settings
+    from deploy.stack import Stack, StackError, load_env, running_pids, state_dir_for, stop_recorded
 
-    settings = get_settings()
-    logs = settings.data_path / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    commands = {
-        "dagster": ["dagster", "dev", "-w", "workspace.yaml", "-h", args.host, "-p", str(args.dagster_port)],
-        "mlflow": [
-            "mlflow",
-            "ui",
-            "--backend-store-uri",
-            settings.local_mlflow_uri,
-            "--host",
-            args.host,
-            "--port",
-            str(args.mlflow_port),
-        ],
-    }
-    bin_dir = os.path.dirname(sys.executable)
-    procs = {}
-    for name, cmd in commands.items():
-        log = (logs / f"{name}.log").open("ab")
-        procs[name] = subprocess.Popen(
-            [os.path.join(bin_dir, cmd[0]), *cmd[1:]], stdout=log, stderr=subprocess.STDOUT
-        )
-    print(f"Dagster UI  http://{args.host}:{args.dagster_port}")
-    print(f"MLflow UI   http://{args.host}:{args.mlflow_port}")
-    print(f"logs in {logs}; Ctrl-C stops everything")
+    env = {**load_env(args.env_file), "MLOPS_PROFILE": args.profile}
+    state = state_dir_for(args.profile, env)
+    if args.action == "env":
+        print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()))
+        return 0
+    if args.action == "stop":
+        stopped = stop_recorded(state)
+        print(f"{args.profile} stack: stopped {stopped} service(s)")
+        return 0
+    if args.action == "status":
+        running = running_pids(state / "pids.json")
+        for name, entry in running.items():
+            print(f"  {name:<18} pid {entry['pid']}")
+        print(f"{args.profile} stack: {len(running)} service(s) running; logs in {state / 'logs'}")
+        return 0 if running else 1
+
+    began = time.perf_counter()
+    stack_ = Stack.for_profile(args.profile, env)
+    print(f"starting the {args.profile} stack; logs in {stack_.logs}", flush=True)
     try:
-        while all(p.poll() is None for p in procs.values()):
-            time.sleep(1)
+        stack_.start()
+    except StackError as exc:
+        print(f"stack failed to start: {exc}", file=sys.stderr)
+        return 1
+    print(f"all healthy in {time.perf_counter() - began:.1f} s", flush=True)
+    if args.detach:
+        print(f"`mlops stack stop --profile {args.profile}` stops it")
+        return 0
+    print("Ctrl-C stops everything", flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        exited = stack_.wait()
+        print(f"{exited} exited (see {stack_.logs / exited}.log); stopping the rest", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
-        for p in procs.values():
-            p.send_signal(signal.SIGINT) if p.poll() is None else None
-        for p in procs.values():
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    return 0
+        stack_.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,11 +255,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to-version", help="a specific registered version instead of the previous champion")
     p.set_defaults(func=rollback)
 
-    p = sub.add_parser("up", help="start the Dagster UI and the MLflow UI (local profile); Ctrl-C stops")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--dagster-port", type=int, default=3000)
-    p.add_argument("--mlflow-port", type=int, default=5000)
-    p.set_defaults(func=up)
+    def stack_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--profile",
+            choices=["local", "services"],
+            default=os.environ.get("MLOPS_PROFILE", "local"),
+            help="local: Dagster on SQLite + MLflow UI; services: S3, MLflow server, Dagster on PostgreSQL",
+        )
+        p.add_argument("--env-file", type=Path, default=None, help="ports and credentials (deploy/stack.env)")
+        p.add_argument("--detach", action="store_true", help="return once healthy; `stack stop` stops it")
+
+    p = sub.add_parser("stack", help="start/stop the platform's processes: up | stop | status | env")
+    p.add_argument("action", choices=["up", "stop", "status", "env"])
+    stack_options(p)
+    p.set_defaults(func=stack)
+
+    p = sub.add_parser("up", help="start the UIs and services of a profile (`stack up`); Ctrl-C stops")
+    stack_options(p)
+    p.set_defaults(func=stack, action="up")
 
     p = sub.add_parser("land-sample", help="drop a simulated file in the landing area, in the spec's format")
     p.add_argument("pipeline")

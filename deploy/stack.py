@@ -1,0 +1,527 @@
+"""The platform's topology as local processes: start, health-check, log, stop (`mlops stack ...`).
+
+`services` is the production shape without Docker: an S3 server, the MLflow tracking server on PostgreSQL
+and S3, dagster-webserver and dagster-daemon on PostgreSQL, against the machine's PostgreSQL and RabbitMQ.
+`local` is the embedded profile: the same Dagster processes on SQLite and `mlflow ui` on the local store.
+Each service is one `Service` entry in `service_table`; ports and credentials come from `deploy/stack.env`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEPLOY_DIR = Path(__file__).resolve().parent
+REPO_DIR = DEPLOY_DIR.parent
+ENV_FILE = DEPLOY_DIR / "stack.env"
+SERVICES_DAGSTER_YAML = DEPLOY_DIR / "dagster" / "dagster.yaml"
+LOCAL_DAGSTER_YAML = REPO_DIR / "dagster.yaml"
+BIN_DIR = Path(sys.executable).parent
+
+Profile = Literal["local", "services"]
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class StackError(RuntimeError):
+    """A service could not be prepared or did not become healthy."""
+
+
+def load_env(path: Path | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The env file's values in order, `${NAME}` expanded; a name already in `environ` keeps its value."""
+    path = ENV_FILE if path is None else path
+    environ = os.environ if environ is None else environ
+    resolved: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep:
+            raise StackError(f"{path}:{number}: expected NAME=value, got {line!r}")
+        name = name.strip()
+        if name in environ:
+            resolved[name] = environ[name]
+            continue
+
+        resolved[name] = _REFERENCE.sub(
+            lambda m, where=f"{path}:{number}": _reference(m.group(1), resolved, environ, where),
+            value.strip(),
+        )
+    return resolved
+
+
+def _reference(name: str, resolved: Mapping[str, str], environ: Mapping[str, str], where: str) -> str:
+    if name in resolved:
+        return resolved[name]
+    if name in environ:
+        return environ[name]
+    raise StackError(f"{where}: ${{{name}}} is not defined above")
+
+
+# ---- health probes -------------------------------------------------------------------------------
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """The server answers HTTP below 500 (a 403 from an S3 root still means S3 is up)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except (OSError, ValueError):
+        return False
+
+
+def command_ok(command: list[str], env: Mapping[str, str], timeout: float = 30.0) -> bool:
+    try:
+        done = subprocess.run(command, env=dict(env), capture_output=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+# ---- processes -------------------------------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; the fields after its closing parenthesis do not.
+    return [raw[: raw.index(" ")], *raw[raw.rindex(")") + 2 :].split()]
+
+
+def process_start_ticks(pid: int) -> str | None:
+    """When the process started (clock ticks since boot): tells a PID from a recycled one."""
+    stat = _proc_stat(pid)
+    return stat[20] if stat else None
+
+
+def group_alive(pgid: int) -> bool:
+    """Any non-zombie process left in the process group (the service and whatever it spawned)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = _proc_stat(int(entry.name))
+        if stat and stat[1] != "Z" and stat[3] == str(pgid):
+            return True
+    return False
+
+
+def stop_group(pgid: int, grace: float, reap: Callable[[], object] | None = None) -> None:
+    """SIGTERM the service's process group, SIGKILL what is left after `grace` seconds.
+
+    Every service is started as the leader of its own group, so its PID names the group: workers it
+    forked (uvicorn, code servers, run workers) stop with it and nothing else is touched."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if reap is not None:
+                reap()
+            if not group_alive(pgid):
+                return
+            time.sleep(0.2)
+    if reap is not None:
+        reap()
+
+
+# ---- services --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    """One process of the topology: how to start it, how to know it is up, where users find it."""
+
+    name: str
+    command: list[str]
+    healthy: Callable[[], bool]
+    url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    prepare: Callable[[], None] | None = None  # idempotent setup before start (databases, folders)
+    when_healthy: Callable[[], None] | None = None  # idempotent setup once it answers (buckets)
+    start_timeout: float = 120.0
+    stop_grace: float = 10.0
+
+
+def ensure_database(env: Mapping[str, str], name: str) -> None:
+    """Create a PostgreSQL database unless it exists (CREATE DATABASE has no IF NOT EXISTS)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    try:
+        conn = psycopg2.connect(
+            host=env["DAGSTER_PG_HOST"],
+            port=int(env["DAGSTER_PG_PORT"]),
+            user=env["DAGSTER_PG_USER"],
+            password=env.get("DAGSTER_PG_PASSWORD") or None,
+            dbname="postgres",
+            connect_timeout=5,
+        )
+    except psycopg2.OperationalError as exc:
+        raise StackError(
+            f"PostgreSQL at {env['DAGSTER_PG_HOST']}:{env['DAGSTER_PG_PORT']} is not reachable: {exc}"
+        ) from exc
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+def postgres_url(env: Mapping[str, str], database: str) -> str:
+    from urllib.parse import quote
+
+    password = env.get("DAGSTER_PG_PASSWORD")
+    auth = quote(env["DAGSTER_PG_USER"]) + (f":{quote(password)}" if password else "")
+    return f"postgresql://{auth}@{env['DAGSTER_PG_HOST']}:{env['DAGSTER_PG_PORT']}/{database}"
+
+
+def ensure_buckets(env: Mapping[str, str]) -> None:
+    """The lake, landing and MLflow buckets, created when missing."""
+    from resources.object_store import ObjectStore
+
+    for bucket in (env["MLOPS_LAKE_BUCKET"], env["MLOPS_LANDING_BUCKET"], env["MLOPS_MLFLOW_BUCKET"]):
+        ObjectStore(
+            base_uri=f"s3://{bucket}",
+            endpoint_url=env["MLOPS_S3_ENDPOINT_URL"],
+            region=env.get("MLOPS_S3_REGION"),
+            access_key_id=env["AWS_ACCESS_KEY_ID"],
+            secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        ).ensure_exists()
+
+
+def s3_server(env: Mapping[str, str], state: Path) -> Service:
+    """SeaweedFS stands in for MinIO (which has no package here); only this entry knows it."""
+    host, port = env["STACK_HOST"], int(env["S3_PORT"])
+    data, identities = state / "s3", state / "s3-identities.json"
+
+    def prepare() -> None:
+        data.mkdir(parents=True, exist_ok=True)
+        identities.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "platform",
+                            "credentials": [
+                                {
+                                    "accessKey": env["AWS_ACCESS_KEY_ID"],
+                                    "secretKey": env["AWS_SECRET_ACCESS_KEY"],
+                                }
+                            ],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
+        identities.chmod(0o600)
+
+    # The S3 server's internal parts listen on the ports just above the S3 port.
+    internal = (
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port.grpc",
+    )
+    return Service(
+        name="s3",
+        command=[
+            str(BIN_DIR / "weed"),
+            "server",
+            f"-dir={data}",
+            f"-ip={host}",
+            f"-ip.bind={host}",
+            *(f"-{flag}={port + offset}" for offset, flag in enumerate(internal, start=1)),
+            "-s3",
+            f"-s3.port={port}",
+            f"-s3.config={identities}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-volume.max=0",
+            "-master.volumeSizeLimitMB=64",
+            "-master.telemetry=false",
+        ],
+        healthy=lambda: http_ok(f"http://{host}:{port}/healthz"),
+        url=env["MLOPS_S3_ENDPOINT_URL"],
+        prepare=prepare,
+        when_healthy=lambda: ensure_buckets(env),
+        stop_grace=3.0,  # weed may ignore SIGTERM; its data is flushed per request
+    )
+
+
+def mlflow_server(env: Mapping[str, str]) -> Service:
+    host, port = env["STACK_HOST"], env["MLFLOW_PORT"]
+    return Service(
+        name="mlflow",
+        command=[
+            str(BIN_DIR / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            postgres_url(env, env["MLFLOW_PG_DB"]),
+            "--artifacts-destination",
+            f"s3://{env['MLOPS_MLFLOW_BUCKET']}",
+            "--host",
+            host,
+            "--port",
+            port,
+            "--workers",
+            env.get("MLFLOW_WORKERS", "2"),
+        ],
+        env={"MLFLOW_S3_ENDPOINT_URL": env["MLOPS_S3_ENDPOINT_URL"]},
+        healthy=lambda: http_ok(f"http://{host}:{port}/health"),
+        url=env["MLOPS_MLFLOW_TRACKING_URI"],
+        prepare=lambda: ensure_database(env, env["MLFLOW_PG_DB"]),
+    )
+
+
+def mlflow_ui(env: Mapping[str, str], backend_store_uri: str) -> Service:
+    host, port = env["STACK_HOST"], env["MLFLOW_PORT"]
+    return Service(
+        name="mlflow",
+        command=[
+            str(BIN_DIR / "mlflow"),
+            "ui",
+            "--backend-store-uri",
+            backend_store_uri,
+            "--host",
+            host,
+            "--port",
+            port,
+        ],
+        healthy=lambda: http_ok(f"http://{host}:{port}/health"),
+        url=f"http://{host}:{port}",
+    )
+
+
+def dagster_services(
+    env: Mapping[str, str], dagster_home: Path, prepare: Callable[[], None]
+) -> list[Service]:
+    host, port = env["STACK_HOST"], env["DAGSTER_PORT"]
+    dagster_env = {"DAGSTER_HOME": str(dagster_home)}
+    return [
+        Service(
+            name="dagster-webserver",
+            command=[
+                str(BIN_DIR / "dagster-webserver"),
+                "-w",
+                str(REPO_DIR / "workspace.yaml"),
+                "-h",
+                host,
+                "-p",
+                port,
+            ],
+            env=dagster_env,
+            healthy=lambda: http_ok(f"http://{host}:{port}/server_info"),
+            url=f"http://{host}:{port}",
+            prepare=prepare,
+            start_timeout=180.0,
+        ),
+        Service(
+            name="dagster-daemon",
+            command=[str(BIN_DIR / "dagster-daemon"), "run", "-w", str(REPO_DIR / "workspace.yaml")],
+            env=dagster_env,
+            healthy=lambda: command_ok(
+                [str(BIN_DIR / "dagster-daemon"), "liveness-check"], {**os.environ, **env, **dagster_env}
+            ),
+            start_timeout=180.0,
+            stop_grace=20.0,
+        ),
+    ]
+
+
+def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list[Service]:
+    """Every process of a profile, in start order (a service may rely on those before it)."""
+    if profile == "local":
+        from resources.settings import PlatformSettings
+
+        settings = PlatformSettings(profile="local", data_dir=Path(env.get("MLOPS_DATA_DIR", ".data")))
+        home = Path(env.get("DAGSTER_HOME") or settings.data_path / "dagster")
+
+        def prepare_local() -> None:
+            home.mkdir(parents=True, exist_ok=True)
+            if not (home / "dagster.yaml").exists():
+                shutil.copyfile(LOCAL_DAGSTER_YAML, home / "dagster.yaml")
+            (settings.data_path / "mlflow").mkdir(parents=True, exist_ok=True)
+
+        return [
+            *dagster_services(env, home, prepare_local),
+            mlflow_ui(env, settings.local_mlflow_uri),
+        ]
+
+    home = state / "dagster_home"
+
+    def prepare_dagster() -> None:
+        ensure_database(env, env["DAGSTER_PG_DB"])
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SERVICES_DAGSTER_YAML, home / "dagster.yaml")
+
+    return [
+        s3_server(env, state),
+        mlflow_server(env),
+        *dagster_services(env, home, prepare_dagster),
+    ]
+
+
+# ---- the supervisor -------------------------------------------------------------------------------
+
+
+def state_dir_for(profile: Profile, env: Mapping[str, str]) -> Path:
+    data = Path(env.get("MLOPS_DATA_DIR") or os.environ.get("MLOPS_DATA_DIR") or REPO_DIR / ".data")
+    return data.resolve() / "stack" / profile
+
+
+class Stack:
+    """Starts services in order, each only once the one before is healthy; stops what it started."""
+
+    def __init__(self, services: Iterable[Service], env: Mapping[str, str], state: Path) -> None:
+        self.services = {s.name: s for s in services}
+        self.env = {**os.environ, **env}
+        self.state = state
+        self.logs = state / "logs"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.pid_file = state / "pids.json"
+
+    @classmethod
+    def for_profile(cls, profile: Profile, env: Mapping[str, str] | None = None) -> Stack:
+        env = {**(load_env() if env is None else env), "MLOPS_PROFILE": profile}
+        state = state_dir_for(profile, env)
+        return cls(service_table(profile, env, state), env, state)
+
+    def start(self, report: Callable[[str], None] = print) -> dict[str, float]:
+        """Start every service; returns seconds to healthy per service. Stops all on any failure."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        running = running_pids(self.pid_file)
+        if running:
+            raise StackError(
+                f"a stack is already running from {self.state} ({', '.join(running)}); `mlops stack stop` first"
+            )
+        timings: dict[str, float] = {}
+        try:
+            for name in self.services:
+                timings[name] = self.start_service(name)
+                report(f"  ✓ {name:<18} {self.services[name].url or ''}  ({timings[name]:.1f} s)")
+        except BaseException:
+            self.stop(report=lambda _: None)
+            raise
+        return timings
+
+    def start_service(self, name: str) -> float:
+        service = self.services[name]
+        began = time.perf_counter()
+        if service.prepare is not None:
+            service.prepare()
+        log_path = self.logs / f"{name}.log"
+        with log_path.open("ab") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(service.command)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                service.command,
+                env={**self.env, **service.env},
+                cwd=REPO_DIR,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stopped as a whole, spared Ctrl-C
+            )
+        self.procs[name] = proc
+        self._write_pids()
+        deadline = time.monotonic() + service.start_timeout
+        while not service.healthy():
+            if proc.poll() is not None:
+                raise StackError(f"{name} exited with code {proc.returncode}:\n{tail(log_path)}")
+            if time.monotonic() > deadline:
+                raise StackError(f"{name} not healthy after {service.start_timeout:.0f} s:\n{tail(log_path)}")
+            time.sleep(0.5)
+        if service.when_healthy is not None:
+            service.when_healthy()
+        return time.perf_counter() - began
+
+    def stop_service(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is not None:
+            stop_group(proc.pid, self.services[name].stop_grace, reap=proc.poll)
+        self._write_pids()
+
+    def stop(self, report: Callable[[str], None] = print) -> None:
+        for name in reversed(list(self.procs)):
+            self.stop_service(name)
+            report(f"  stopped {name}")
+
+    def wait(self) -> str:
+        """Block until a service exits by itself; returns its name."""
+        while True:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    return name
+            time.sleep(1)
+
+    def _write_pids(self) -> None:
+        self.pid_file.write_text(
+            json.dumps(
+                {
+                    name: {
+                        "pid": p.pid,
+                        "started": process_start_ticks(p.pid),
+                        "grace": self.services[name].stop_grace,
+                    }
+                    for name, p in self.procs.items()
+                },
+                indent=2,
+            )
+        )
+
+
+def running_pids(pid_file: Path) -> dict[str, dict]:
+    """The services a pid file names that are still the processes it recorded."""
+    if not pid_file.exists():
+        return {}
+    recorded = json.loads(pid_file.read_text())
+    return {
+        name: entry
+        for name, entry in recorded.items()
+        if entry.get("started") and process_start_ticks(entry["pid"]) == entry["started"]
+    }
+
+
+def stop_recorded(state: Path, report: Callable[[str], None] = print) -> int:
+    """Stop a stack started elsewhere (`mlops stack up --detach`) from its pid file; returns how many."""
+    pid_file = state / "pids.json"
+    running = running_pids(pid_file)
+    for name, entry in reversed(list(running.items())):
+        stop_group(entry["pid"], entry.get("grace", 10.0))
+        report(f"  stopped {name} (pid {entry['pid']})")
+    if pid_file.exists():
+        pid_file.unlink()
+    return len(running)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
