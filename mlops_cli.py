@@ -91,12 +91,13 @@ def _report(result, label: str, started: float) -> bool:
 def materialize(args: argparse.Namespace) -> int:
     """Materialize every asset of the chosen pipelines: the date range and everything downstream, one run each."""
     from assets.factory import refresh_job_name
-    from definitions import defs
+    from definitions import build_definitions
     from pipelines.spec import SPECS_DIR, load_specs
     from resources.settings import get_settings
 
     settings = get_settings()
     specs = load_specs(settings.specs_dir or SPECS_DIR)
+    defs = build_definitions()
     names = args.pipeline or list(specs)
     unknown = sorted(set(names) - set(specs))
     if unknown:
@@ -111,7 +112,7 @@ def materialize(args: argparse.Namespace) -> int:
             flush=True,
         )
         began = time.perf_counter()
-        job = defs.get_job_def(refresh_job_name(specs[name])).with_logger_defs(
+        job = defs.resolve_job_def(refresh_job_name(specs[name])).with_logger_defs(
             {"progress": _progress_logger()}
         )
         result = job.execute_in_process(
@@ -140,20 +141,20 @@ def rollback(args: argparse.Namespace) -> int:
         print(f"{name} has no champion to roll back", file=sys.stderr)
         return 1
     if args.to_version:
-        target = client.get_model_version(name, args.to_version).version
+        target = str(client.get_model_version(name, args.to_version).version)
     else:
         promoted = [
             v
             for v in client.search_model_versions(f"name='{name}'")
-            if v.tags.get("promoted_at") and v.version != current.version
+            if v.tags.get("promoted_at") and str(v.version) != str(current.version)
         ]
         if not promoted:
-            print(f"{name}: no earlier champion than version {current.version}", file=sys.stderr)
+            print(f"{name}: no earlier champion than version {str(current.version)}", file=sys.stderr)
             return 1
-        target = max(promoted, key=lambda v: v.tags["promoted_at"]).version
+        target = str(max(promoted, key=lambda v: v.tags["promoted_at"]).version)
     client.set_registered_model_alias(name, "champion", target)
-    client.set_model_version_tag(name, target, "rolled_back_from", current.version)
-    print(f"{name}: champion moved from version {current.version} to {target}")
+    client.set_model_version_tag(name, target, "rolled_back_from", str(current.version))
+    print(f"{name}: champion moved from version {str(current.version)} to {target}")
     return 0
 
 
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("land-sample", help="drop a simulated file in the landing area, in the spec's format")
     p.add_argument("pipeline")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--stations", type=int, default=5)
     window(p, 60)
     p.set_defaults(func=land_sample)
     return parser

@@ -51,12 +51,17 @@ def read_source(
     """The source's readings in [start, end): simulated, or parsed from landing files."""
     if not isinstance(spec.source, FilesSource):
         return simulate_readings(station_ids(spec.source.stations), start, end, spec.source.seed)
-    frames = [parse_source_file(content, name, spec) for name, content in landing_files(landing, spec, files)]
+    ts = spec.timestamp_column
+    frames = []
+    for name, content in landing_files(landing, spec, files):
+        parsed = parse_source_file(content, name, spec)
+        # Concatenate only files with rows in this window, so a file that lost a column is reported as such.
+        rows = parsed[(parsed[ts] >= start) & (parsed[ts] < end)]
+        if len(rows):
+            frames.append(rows)
     if not frames:
-        return pd.DataFrame(columns=[spec.station_column, spec.timestamp_column])
-    raw = pd.concat(frames, ignore_index=True)
-    in_window = (raw[spec.timestamp_column] >= start) & (raw[spec.timestamp_column] < end)
-    return raw[in_window].reset_index(drop=True)
+        return pd.DataFrame(columns=[spec.station_column, ts])
+    return pd.concat(frames, ignore_index=True)
 
 
 def _window(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timestamp, int]:

@@ -25,6 +25,7 @@ import pipelines
 from assets.features import AFTER_CHECKS
 from assets.metadata import frame_metadata
 from pipelines.evaluation import (
+    climatology,
     exceedance_gates,
     exceedance_metrics,
     forecast_gates,
@@ -293,15 +294,20 @@ def build_task_assets(
         training_set: pd.DataFrame,
     ):
         rows = holdout(training_set)
-        metric_fn = forecast_metrics if regression else exceedance_metrics
+
+        def metric_fn(scored_model: Any, rows: pd.DataFrame, task: Any) -> dict[str, float]:
+            if regression:
+                return forecast_metrics(scored_model, rows, task)
+            return exceedance_metrics(scored_model, rows, task, climatology(training_set, task))
+
         candidate = mlflow_registry.load_python_model(model["model_uri"])
         metrics = metric_fn(candidate, rows, task)
         current = mlflow_registry.champion(model_name)
         champion_metrics, champion_version = None, None
-        if current is not None and current.version != model["version"]:
-            champion_version = current.version
+        if current is not None and str(current.version) != model["version"]:
+            champion_version = str(current.version)
             champion_metrics = metric_fn(
-                mlflow_registry.load_python_model(f"models:/{model_name}/{current.version}"), rows, task
+                mlflow_registry.load_python_model(f"models:/{model_name}/{str(current.version)}"), rows, task
             )
         gates = (forecast_gates if regression else exceedance_gates)(
             task, metrics, champion_metrics, champion_version
@@ -365,7 +371,7 @@ def build_task_assets(
             tags={
                 "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "promoted_by_run": context.run_id,
-                "previous_champion": previous.version if previous else "",
+                "previous_champion": str(previous.version) if previous else "",
             },
         )
         headline = {
@@ -379,16 +385,16 @@ def build_task_assets(
             trace_id=context.run.tags.get(TRACE_TAG),
         )
         context.log.info(
-            f"{model_name}: champion is now version {version} (was {previous.version if previous else 'none'})"
+            f"{model_name}: champion is now version {version} (was {str(previous.version) if previous else 'none'})"
         )
         return dg.Output(
             {
                 "model": model_name,
                 "version": version,
-                "previous": previous.version if previous else None,
+                "previous": str(previous.version) if previous else None,
                 "metrics": headline,
             },
-            metadata={"version": version, "previous": previous.version if previous else "none"},
+            metadata={"version": version, "previous": str(previous.version) if previous else "none"},
         )
 
     @dg.asset(
@@ -454,7 +460,7 @@ def build_task_assets(
                 }
             )
         frame["model"] = model_name
-        frame["model_version"] = current.version
+        frame["model_version"] = str(current.version)
         version = content_hash(frame)
         events.publish(
             "dataset.materialized",
@@ -469,7 +475,7 @@ def build_task_assets(
         return dg.Output(
             frame,
             data_version=dg.DataVersion(version),
-            metadata={**frame_metadata(frame, preview_rows=10), "model_version": current.version},
+            metadata={**frame_metadata(frame, preview_rows=10), "model_version": str(current.version)},
         )
 
     return [model, evaluation, champion, predictions]

@@ -21,6 +21,11 @@ def holdout(training_set: pd.DataFrame) -> pd.DataFrame:
     return training_set[training_set["split"] == "holdout"]
 
 
+def climatology(training_set: pd.DataFrame, task: ClassificationTask) -> float:
+    """The exceedance rate of the train split: the no-skill probability forecast."""
+    return float(training_set.loc[training_set["split"] == "train", exceedance_label_column(task)].mean())
+
+
 def forecast_metrics(model: ForecastModel, rows: pd.DataFrame, task: RegressionTask) -> dict[str, float]:
     """Per target: mae, rmse, the seasonal-naive baseline's mae/rmse, interval coverage and mean width."""
     predicted = model.predict_frame(rows)
@@ -46,16 +51,18 @@ def forecast_metrics(model: ForecastModel, rows: pd.DataFrame, task: RegressionT
 
 
 def exceedance_metrics(
-    model: ExceedanceModel, rows: pd.DataFrame, task: ClassificationTask
+    model: ExceedanceModel, rows: pd.DataFrame, task: ClassificationTask, climatology: float
 ) -> dict[str, float]:
-    """Brier score, the climatological baseline's Brier score, ROC AUC and expected calibration error."""
+    """Brier score, the climatological baseline's Brier score (the train split's exceedance rate: what a
+    forecaster without a model would say), ROC AUC and expected calibration error."""
     rows = rows.dropna(subset=[exceedance_label_column(task)])
     y = rows[exceedance_label_column(task)].to_numpy(dtype=float)
     p = model.predict_frame(rows)["probability"].to_numpy()
     rate = float(np.mean(y)) if len(y) else float("nan")
     out = {
         "brier": brier(y, p),
-        "baseline_brier": brier(y, np.full(len(y), rate)),
+        "baseline_brier": brier(y, np.full(len(y), climatology)),
+        "climatology": climatology,
         "calibration_error": expected_calibration_error(y, p),
         "positive_rate": rate,
         "rows": float(len(y)),

@@ -109,8 +109,7 @@ class ExceedanceModel(mlflow.pyfunc.PythonModel):
 
     def predict_frame(self, inputs: pd.DataFrame) -> pd.DataFrame:
         x = inputs[self.feature_columns].astype(float)
-        estimator = self.estimator[-1]
-        classes = list(estimator.classes_)
+        classes = list(self.estimator.classes_)
         proba = self.estimator.predict_proba(x)[:, classes.index(1.0)] if 1.0 in classes else np.zeros(len(x))
         return pd.DataFrame({"probability": proba}, index=inputs.index)
 

@@ -1,0 +1,196 @@
+"""The whole asset graph on small simulated data, in process, on the embedded local profile.
+
+Checks what a user would notice: the registry alias, the tags on the model version, the forecasts in the
+lake, the events announced, a bad partition stopping everything downstream, and a rollback.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+import mlops_cli
+from definitions import build_definitions
+from pipelines.parsing import format_source_file
+from pipelines.simulator import SENTINEL, simulate_readings
+from pipelines.spec import load_specs
+from resources.definitions import build_resources
+from resources.lake import Lake
+from resources.settings import get_settings
+
+pytestmark = pytest.mark.slow
+SITES = ["site_1", "site_2", "site_3"]
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A local-profile data directory shared by the tests of this module (runs are the slow part)."""
+    root = tmp_path_factory.mktemp("graph") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLOPS_PROFILE", "local")
+        mp.setenv("MLOPS_DATA_DIR", str(root))
+        mp.delenv("DAGSTER_HOME", raising=False)
+        get_settings.cache_clear()
+        yield root
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def materialized(data_root: Path) -> Path:
+    code = mlops_cli.main(
+        ["materialize", "--pipeline", "air_quality", "--start", "2024-01-01", "--end", "2024-02-29"]
+    )
+    assert code == 0
+    return data_root
+
+
+@pytest.fixture(scope="module")
+def registry(data_root: Path):
+    return build_resources(get_settings())["mlflow_registry"]
+
+
+def test_materialize_promotes_a_champion_with_lineage_in_mlflow(materialized, registry):
+    client = registry.client()
+    for model_name in ("air_quality.forecast", "air_quality.exceedance"):
+        champion = registry.champion(model_name)
+        assert champion is not None and str(champion.version) == "1"
+        assert champion.tags["pipeline"] == "air_quality"
+        assert len(champion.tags["data_version.training_set"]) == 16
+        assert champion.tags["gate.beats_baseline"] == "passed"
+        assert champion.tags["promoted_at"]
+        run = client.get_run(champion.run_id)
+        assert run.data.tags["dagster.run_id"] == champion.tags["dagster.run_id"]
+        assert run.data.tags["code_version"]
+        assert run.data.tags["data_uri.training_set"].endswith(".parquet")
+        assert "algorithm" in run.data.params
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert "feature_importance.png" in artifacts
+    forecast_run = client.get_run(registry.champion("air_quality.forecast").run_id)
+    assert 0.8 < forecast_run.data.metrics["holdout.no2.coverage"] < 1.0
+    assert (
+        forecast_run.data.metrics["holdout.no2.mae"] < forecast_run.data.metrics["holdout.no2.baseline_mae"]
+    )
+    assert "holdout_residuals.png" in {a.path for a in client.list_artifacts(forecast_run.info.run_id)}
+
+
+def test_forecasts_cover_every_station_and_horizon_with_intervals(materialized):
+    lake = Lake(build_resources(get_settings())["lake"].root())
+    forecasts = lake.read(["air_quality", "forecasts"])
+    assert len(forecasts) == 5 * 24 * 2  # stations × horizons × pollutants
+    assert set(forecasts["pollutant"]) == {"no2", "co"}
+    assert (forecasts["lower"] <= forecasts["prediction"]).all() and (
+        forecasts["prediction"] <= forecasts["upper"]
+    ).all()
+    assert forecasts["issued_at"].max() == pd.Timestamp("2024-02-29 23:00", tz="UTC")
+    assert (forecasts["model_version"] == "1").all()
+    risk = lake.read(["air_quality", "exceedance_risk"])
+    assert len(risk) == 5 and risk["probability"].between(0, 1).all()
+    raw_days = {p.name for p in lake.root.joinpath("air_quality", "raw").iterdir()}
+    assert len(raw_days) == 60
+
+
+def test_promotion_and_outputs_are_announced_as_events(materialized):
+    events = [json.loads(line) for line in (materialized / "events.jsonl").read_text().splitlines()]
+    promoted = [e for e in events if e["type"] == "model.promoted"]
+    assert {e["payload"]["model"] for e in promoted} == {"air_quality.forecast", "air_quality.exceedance"}
+    assert all(e["schema_version"] == 1 and e["trace_id"] and e["id"] for e in events)
+    assert any(
+        e["type"] == "dataset.materialized" and e["payload"]["asset"] == "air_quality/forecasts"
+        for e in events
+    )
+
+
+def test_retraining_then_rollback_moves_the_alias_back(materialized, registry):
+    defs = build_definitions()
+
+    result = defs.resolve_job_def("air_quality_train").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False
+    )
+    assert result.success
+    assert str(registry.champion("air_quality.forecast").version) == "2"  # same data, same skill: ≥ champion
+    assert mlops_cli.main(["rollback", "air_quality", "--task", "forecast"]) == 0
+    assert str(registry.champion("air_quality.forecast").version) == "1"
+    assert str(registry.champion("air_quality.exceedance").version) == "2"  # untouched
+
+
+def _land(data_root: Path, name: str, readings: pd.DataFrame) -> None:
+    spec = load_specs()["air_quality_landing"]
+    folder = data_root / "landing" / "air_quality_landing"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(format_source_file(readings, spec))
+
+
+def test_corrupted_partition_fails_its_check_and_nothing_downstream_moves(data_root, registry):
+    defs = build_definitions()
+
+    instance = dg.DagsterInstance.ephemeral()
+    good = simulate_readings(SITES, "2024-01-01", "2024-03-01", seed=11)
+    _land(data_root, "good.csv", good)
+    refresh = defs.resolve_job_def("air_quality_landing_refresh")
+    result = refresh.execute_in_process(
+        instance=instance,
+        run_config=QUIET,
+        tags={
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-02-29",
+        },
+    )
+    assert result.success
+    assert str(registry.champion("air_quality_landing.forecast").version) == "1"
+
+    # A day where every NO2 reading is the sentinel, and a day whose file lost its CO column.
+    bad = simulate_readings(SITES, "2024-03-01", "2024-03-02", seed=11).assign(no2=SENTINEL)
+    _land(data_root, "all_sentinel.csv", bad)
+    no_co = simulate_readings(SITES, "2024-03-02", "2024-03-03", seed=11)
+    spec = load_specs()["air_quality_landing"]
+    text = format_source_file(no_co, spec).decode().replace("CO(GT)", "CO_sensor_b")
+    (data_root / "landing" / "air_quality_landing" / "renamed_column.csv").write_text(text)
+
+    expected = {
+        "2024-03-01": ("value_ranges", "'no2': 100% of 72 readings unusable (72 sentinel (-200))"),
+        "2024-03-02": ("schema", "column 'co' (source 'CO(GT)') is missing"),
+    }
+    for day, (check, message) in expected.items():
+        result = refresh.execute_in_process(
+            instance=instance, run_config=QUIET, partition_key=day, raise_on_error=False
+        )
+        failed = {
+            e.asset_check_key.name: e.description
+            for e in result.get_asset_check_evaluations()
+            if not e.passed
+        }
+        assert check in failed and message in failed[check], failed
+        materialized = {
+            e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key
+        }
+        assert materialized == {"air_quality_landing/raw"}, (
+            materialized
+        )  # raw keeps what came; nothing after it
+
+    assert str(registry.champion("air_quality_landing.forecast").version) == "1"
+    versions = registry.client().search_model_versions("name='air_quality_landing.forecast'")
+    assert [str(v.version) for v in versions] == ["1"]
+
+
+def test_past_versions_stay_readable_after_a_correction(data_root):
+    defs = build_definitions()
+
+    lake = Lake(build_resources(get_settings())["lake"].root())
+    key, day = ["air_quality_landing", "raw"], "2024-03-01"
+    before = lake.read(key, day)
+    corrected = simulate_readings(SITES, "2024-03-01", "2024-03-02", seed=11)
+    _land(data_root, "all_sentinel.csv", corrected)  # the provider re-delivers the day, fixed
+    result = defs.resolve_job_def("air_quality_landing_ingest").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), run_config=QUIET, partition_key=day
+    )
+    assert result.success
+    versions = lake.versions(key, day)
+    assert len(versions) == 2
+    after = lake.read(key, day)
+    assert (after["no2"] != SENTINEL).any()
+    old = next(v for v in versions if lake.read(key, day, v)["no2"].eq(SENTINEL).all())
+    pd.testing.assert_frame_equal(lake.read(key, day, old), before)

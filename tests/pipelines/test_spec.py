@@ -1,0 +1,71 @@
+"""The pipeline spec: shipped specs load, and a broken spec names the file, the field and the problem."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.spec import SPECS_DIR, RegressionTask, SpecError, load_spec, load_specs
+
+
+def test_shipped_specs_load_with_both_tasks():
+    specs = load_specs()
+    assert {"air_quality", "air_quality_landing"} <= set(specs)
+    spec = specs["air_quality"]
+    forecast = spec.task("forecast")
+    assert isinstance(forecast, RegressionTask)
+    assert forecast.targets == ["no2", "co"]
+    assert forecast.horizons == list(range(1, 25))
+    assert spec.task("exceedance").target == "no2"
+    assert spec.column("no2").sentinels == [-200]
+    assert spec.registered_model_name(forecast) == "air_quality.forecast"
+
+
+def _write(tmp_path: Path, name: str, mutate) -> Path:
+    data = yaml.safe_load((SPECS_DIR / "air_quality.yaml").read_text())
+    data["name"] = name
+    mutate(data)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_wrong_type_error_names_file_field_and_problem(tmp_path):
+    path = _write(tmp_path, "broken", lambda d: d["tasks"][0].__setitem__("horizons", ["soon"]))
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert "tasks[0].regression.horizons[0]" in message
+    assert "integer" in message
+
+
+def test_unknown_target_column_is_reported(tmp_path):
+    path = _write(tmp_path, "broken", lambda d: d["tasks"][0].__setitem__("targets", ["no2", "ozone"]))
+    with pytest.raises(SpecError, match=r"unknown target column 'ozone'"):
+        load_spec(path)
+
+
+def test_missing_required_field_and_extra_field_are_both_listed(tmp_path):
+    def mutate(d):
+        del d["partitions"]
+        d["colums"] = []
+
+    path = _write(tmp_path, "broken", mutate)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert "partitions: Field required" in str(err.value)
+    assert "colums: Extra inputs are not permitted" in str(err.value)
+
+
+def test_name_must_match_file_name(tmp_path):
+    path = _write(tmp_path, "air", lambda d: d.__setitem__("name", "other"))
+    with pytest.raises(SpecError, match="must match the file name 'air'"):
+        load_spec(path)
+
+
+def test_not_yaml_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(path)
