@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from assets.ingestion import S3_RETRY
 from assets.metadata import frame_metadata
 from pipelines.features import build_features, origin_feature_columns
 from pipelines.spec import PipelineSpec
@@ -21,6 +22,7 @@ def build_feature_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         owners=[spec.owner],
         io_manager_key="lake_io_manager",
         kinds={"pandas", "parquet"},
+        retry_policy=S3_RETRY,  # reads and writes the lake
     )
 
     @dg.asset(

@@ -90,9 +90,10 @@ class Lake:
 class _LakeIOManager(dg.UPathIOManager):
     extension = ""  # each output is a folder of versions, not one file
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, store: ObjectStore) -> None:
         super().__init__(base_path=lake.root)
         self.lake = lake
+        self.store = store
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         partition = context.asset_partition_key if context.has_asset_partitions else None
@@ -103,6 +104,14 @@ class _LakeIOManager(dg.UPathIOManager):
         context.add_output_metadata(metadata)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        with self.store.reporting_unavailable():
+            self._handle_output(context, obj)
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        with self.store.reporting_unavailable():
+            return super().load_input(context)
+
+    def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         """A run over a partition range (single-run backfill) writes each day's rows as its own partition."""
         if not (context.has_asset_partitions and len(context.asset_partition_keys) > 1):
             return super().handle_output(context, obj)
@@ -157,4 +166,4 @@ class LakeIOManager(dg.ConfigurableIOManagerFactory):
     store: dg.ResourceDependency[ObjectStore]
 
     def create_io_manager(self, context: dg.InitResourceContext) -> _LakeIOManager:
-        return _LakeIOManager(Lake(self.store.root()))
+        return _LakeIOManager(Lake(self.store.root()), self.store)

@@ -6,16 +6,62 @@ model) and registry aliases, so this `ConfigurableResource` wraps `MlflowClient`
 """
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import functools
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import dagster as dg
 import mlflow
+import mlflow.artifacts
+import requests
+import tenacity
+import urllib3
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException, RestException
+from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 CHAMPION = "champion"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The server did not answer (refused, timed out, reset, 5xx after MLflow's own retries)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(
+            seen, requests.ConnectionError | requests.Timeout | urllib3.exceptions.HTTPError | ConnectionError
+        ):
+            return True
+        text = str(seen)
+        if "Max retries exceeded" in text or "Connection refused" in text or "too many 5" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class MlflowUnavailable(dg.Failure):
+    """The tracking server did not answer; the step's RetryPolicy may try again later."""
+
+
+def reports_unavailable(method: Callable[P, R]) -> Callable[P, R]:
+    """A method of the registry whose connection failures name the service and its URL."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        registry = args[0]
+        try:
+            return method(*args, **kwargs)
+        except Exception as exc:
+            if isinstance(exc, dg.Failure) or not unreachable(exc):
+                raise
+            raise registry.unavailable(exc) from exc
+
+    return wrapper
 
 
 class MlflowRegistry(dg.ConfigurableResource):
@@ -24,14 +70,29 @@ class MlflowRegistry(dg.ConfigurableResource):
     tracking_uri: str
     artifact_root: str | None = None
     ui_url: str | None = None
+    http_max_retries: int = 2
+    http_backoff_factor: int = 1
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
+        # MLflow's client retries an unreachable server for ~4 minutes by default; keep each call short
+        # and let the asset's RetryPolicy back off between attempts. MLflow only reads these from the
+        # environment; a value set there explicitly wins.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.http_max_retries))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", str(self.http_backoff_factor))
+
+    def unavailable(self, exc: BaseException) -> MlflowUnavailable:
+        return MlflowUnavailable(
+            description=f"MLflow tracking server at {self.tracking_uri} is unreachable: "
+            f"{type(exc).__name__}: {str(exc)[:300]}",
+            metadata={"service": "mlflow", "url": self.tracking_uri},
+        )
 
     def client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
+    @reports_unavailable
     def experiment_id(self, name: str) -> str:
         """The experiment for a pipeline, created on first use."""
         client = self.client()
@@ -47,17 +108,24 @@ class MlflowRegistry(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def start_run(self, experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[mlflow.ActiveRun]:
+        """An MLflow run; connection failures inside the block name the tracking server."""
         mlflow.set_tracking_uri(self.tracking_uri)
-        with mlflow.start_run(
-            experiment_id=self.experiment_id(experiment), run_name=run_name, tags=tags
-        ) as run:
-            yield run
+        try:
+            with mlflow.start_run(
+                experiment_id=self.experiment_id(experiment), run_name=run_name, tags=tags
+            ) as run:
+                yield run
+        except Exception as exc:
+            if isinstance(exc, dg.Failure) or not unreachable(exc):
+                raise
+            raise self.unavailable(exc) from exc
 
     def run_url(self, experiment_id: str, run_id: str) -> str | None:
         return (
             f"{self.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}" if self.ui_url else None
         )
 
+    @reports_unavailable
     def champion(self, model_name: str) -> ModelVersion | None:
         """The version the `champion` alias points at, or None before the first promotion."""
         try:
@@ -67,11 +135,44 @@ class MlflowRegistry(dg.ConfigurableResource):
                 return None
             raise
 
+    @reports_unavailable
     def load_python_model(self, model_uri: str) -> Any:
         """The pyfunc's own Python object (ForecastModel/ExceedanceModel), for the fast prediction path."""
         return mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
 
+    @tenacity.retry(
+        retry=tenacity.retry_if_exception(unreachable),
+        stop=tenacity.stop_after_attempt(3),
+        wait=tenacity.wait_exponential(multiplier=1, max=8),
+        reraise=True,
+    )
+    def verify_artifacts(self, model_name: str, version: str) -> None:
+        """The version's model files can be downloaded and its MLmodel read; raises dg.Failure if not.
+
+        Retried on connection failures only: a missing file stays missing."""
+        with tempfile.TemporaryDirectory(prefix="mlops-verify-") as tmp:
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{model_name}/{version}",
+                    dst_path=tmp,
+                    tracking_uri=self.tracking_uri,
+                )
+                Model.load(Path(local) / "MLmodel")
+            except Exception as exc:
+                if unreachable(exc):
+                    raise
+                raise dg.Failure(
+                    description=f"version {version} of '{model_name}' has no usable artifacts in the MLflow "
+                    f"server at {self.tracking_uri} ({type(exc).__name__}: {str(exc)[:200]}); "
+                    f"'{CHAMPION}' was not moved",
+                    allow_retries=False,
+                ) from exc
+
+    @reports_unavailable
     def promote(self, model_name: str, version: str, tags: dict[str, str]) -> None:
+        """Point `champion` at `version`, only once its artifacts are known to be downloadable, so the
+        alias never names a half-registered version. Tags first, alias last: every step is idempotent."""
+        self.verify_artifacts(model_name, version)
         client = self.client()
         for key, value in tags.items():
             client.set_model_version_tag(model_name, version, key, value)

@@ -3,9 +3,32 @@
 Everything goes through `UPath`, so the same code writes to a directory, MinIO, SeaweedFS or AWS S3.
 """
 
+import contextlib
+import errno
+from collections.abc import Iterator
+
+import botocore.exceptions
 import dagster as dg
 from pydantic import Field
 from upath import UPath
+
+
+def unreachable(exc: BaseException) -> bool:
+    """The endpoint did not answer: refused, reset, timed out, or the server was unavailable."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
+            return True
+        if isinstance(seen, ConnectionError | TimeoutError) or getattr(seen, "errno", None) in (
+            errno.ECONNREFUSED,
+            errno.ECONNRESET,
+            errno.ETIMEDOUT,
+        ):
+            return True
+        if "ServiceUnavailable" in str(seen) or "SlowDown" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class ObjectStore(dg.ConfigurableResource):
@@ -42,6 +65,21 @@ class ObjectStore(dg.ConfigurableResource):
 
     def path(self, *parts: str) -> UPath:
         return self.root().joinpath(*parts)
+
+    @contextlib.contextmanager
+    def reporting_unavailable(self) -> Iterator[None]:
+        """Connection failures inside the block become a failure naming the S3 endpoint and bucket (the
+        asset's RetryPolicy still retries it); other errors pass through unchanged."""
+        try:
+            yield
+        except Exception as exc:
+            if not self.is_s3 or isinstance(exc, dg.Failure) or not unreachable(exc):
+                raise
+            raise dg.Failure(
+                description=f"S3 endpoint {self.endpoint_url or 'default AWS'} ({self.base_uri}) is unreachable: "
+                f"{type(exc).__name__}: {str(exc)[:300]}",
+                metadata={"service": "s3", "url": self.endpoint_url or "", "bucket": self.base_uri},
+            ) from exc
 
     def ensure_exists(self) -> None:
         """Create the folder or bucket if it is not there yet (idempotent)."""
