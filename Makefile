@@ -7,7 +7,7 @@ DAYS ?= 60
 export MLOPS_DATA_DIR ?= $(CURDIR)/.data
 export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster
 
-.PHONY: install run materialize up test test-fast lint format bench validate clean
+.PHONY: install run materialize up stack-up stack-stop test test-fast lint format bench validate clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,14 @@ materialize: install $(DAGSTER_HOME)/dagster.yaml
 ## start the UIs on what is already materialized
 up: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/mlops up
+
+## the production shape without Docker: S3 server, MLflow server, Dagster on PostgreSQL (deploy/stack.env); Ctrl-C stops
+stack-up: install
+	$(BIN)/mlops stack up --profile services
+
+## stop a stack started with `mlops stack up --detach`
+stack-stop: install
+	$(BIN)/mlops stack stop --profile services
 
 ## the test suite; PYTEST_ARGS narrows it (e.g. PYTEST_ARGS="-m 'not slow'"); "no tests collected" is a failure
 test: install

@@ -194,11 +194,20 @@ def stack(args: argparse.Namespace) -> int:
     import shlex
     import signal
 
-    from deploy.stack import Stack, StackError, load_env, running_pids, state_dir_for, stop_recorded
+    from deploy.stack import (
+        Stack,
+        StackError,
+        dagster_home,
+        load_env,
+        running_pids,
+        state_dir_for,
+        stop_recorded,
+    )
 
     env = {**load_env(args.env_file), "MLOPS_PROFILE": args.profile}
     state = state_dir_for(args.profile, env)
     if args.action == "env":
+        env["DAGSTER_HOME"] = str(dagster_home(args.profile, env, state))
         print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items()))
         return 0
     if args.action == "stop":

@@ -319,11 +319,9 @@ def mlflow_ui(env: Mapping[str, str], backend_store_uri: str) -> Service:
     )
 
 
-def dagster_services(
-    env: Mapping[str, str], dagster_home: Path, prepare: Callable[[], None]
-) -> list[Service]:
+def dagster_services(env: Mapping[str, str], home: Path, prepare: Callable[[], None]) -> list[Service]:
     host, port = env["STACK_HOST"], env["DAGSTER_PORT"]
-    dagster_env = {"DAGSTER_HOME": str(dagster_home)}
+    dagster_env = {"DAGSTER_HOME": str(home), "MLOPS_DATA_DIR": str(data_dir(env))}
     return [
         Service(
             name="dagster-webserver",
@@ -355,13 +353,27 @@ def dagster_services(
     ]
 
 
+def data_dir(env: Mapping[str, str]) -> Path:
+    """MLOPS_DATA_DIR (from the env file or the environment), absolute: services run from the repo root."""
+    return Path(env.get("MLOPS_DATA_DIR") or os.environ.get("MLOPS_DATA_DIR") or REPO_DIR / ".data").resolve()
+
+
+def dagster_home(profile: Profile, env: Mapping[str, str], state: Path) -> Path:
+    """The instance the Dagster processes use: the user's DAGSTER_HOME locally, the stack's own with services."""
+    if profile == "services":
+        return state / "dagster_home"
+    return Path(
+        env.get("DAGSTER_HOME") or os.environ.get("DAGSTER_HOME") or data_dir(env) / "dagster"
+    ).resolve()
+
+
 def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list[Service]:
     """Every process of a profile; adding one (the API, the UI) is adding one entry."""
+    home = dagster_home(profile, env, state)
     if profile == "local":
         from resources.settings import PlatformSettings
 
-        settings = PlatformSettings(profile="local", data_dir=Path(env.get("MLOPS_DATA_DIR", ".data")))
-        home = Path(env.get("DAGSTER_HOME") or settings.data_path / "dagster")
+        settings = PlatformSettings(profile="local", data_dir=data_dir(env))
 
         def prepare_local() -> None:
             home.mkdir(parents=True, exist_ok=True)
@@ -373,8 +385,6 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
             *dagster_services(env, home, prepare_local),
             mlflow_ui(env, settings.local_mlflow_uri),
         ]
-
-    home = state / "dagster_home"
 
     def prepare_dagster() -> None:
         ensure_database(env, env["DAGSTER_PG_DB"])
@@ -392,8 +402,7 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
 
 
 def state_dir_for(profile: Profile, env: Mapping[str, str]) -> Path:
-    data = Path(env.get("MLOPS_DATA_DIR") or os.environ.get("MLOPS_DATA_DIR") or REPO_DIR / ".data")
-    return data.resolve() / "stack" / profile
+    return data_dir(env) / "stack" / profile
 
 
 class Stack:
