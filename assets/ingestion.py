@@ -70,6 +70,12 @@ def _window(context: dg.AssetExecutionContext) -> tuple[pd.Timestamp, pd.Timesta
     return start, end, max(1, int((end - start) / pd.Timedelta(days=1)))
 
 
+def _partition_version(context: dg.AssetExecutionContext, frame: pd.DataFrame) -> dg.DataVersion | None:
+    """The content hash as data version for a one-day run; a range run leaves each day's hash to the lake
+    (one data version would wrongly be stamped on every day of the range)."""
+    return dg.DataVersion(content_hash(frame)) if len(context.partition_keys) == 1 else None
+
+
 def build_ingestion_assets(
     spec: PipelineSpec, partitions: dg.DailyPartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
@@ -107,7 +113,7 @@ def build_ingestion_assets(
         start, end, days = _window(context)
         frame = read_source(spec, landing, start, end, config.files)
         yield dg.Output(
-            frame, data_version=dg.DataVersion(content_hash(frame)), metadata=frame_metadata(frame)
+            frame, data_version=_partition_version(context, frame), metadata=frame_metadata(frame)
         )
         for name, (passed, text, meta) in {
             "schema": check_schema(frame, spec),
@@ -135,14 +141,8 @@ def build_ingestion_assets(
         **common,
     )
     def clean(context: dg.AssetExecutionContext, raw: pd.DataFrame):
-        start, end, days = _window(context)
-        ts = spec.timestamp_column
-        frames = []
-        for day in pd.date_range(start, end, freq="D", inclusive="left"):
-            # Day by day, so a partition cleans the same whether it ran alone or in a backfill.
-            rows = raw[(raw[ts] >= day) & (raw[ts] < day + pd.Timedelta(days=1))] if len(raw) else raw
-            frames.append(clean_readings(rows, spec, day, day + pd.Timedelta(days=1)))
-        frame = pd.concat(frames, ignore_index=True)
+        start, end, _ = _window(context)
+        frame = clean_readings(raw, spec, start, end)
         passed, text, meta = check_no_duplicates(frame, spec)
         missing = (
             {f"{c.name}.missing_share": float(frame[c.name].isna().mean()) for c in spec.columns}
@@ -151,7 +151,7 @@ def build_ingestion_assets(
         )
         yield dg.Output(
             frame,
-            data_version=dg.DataVersion(content_hash(frame)),
+            data_version=_partition_version(context, frame),
             metadata={**frame_metadata(frame), **missing},
         )
         yield dg.AssetCheckResult(

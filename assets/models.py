@@ -94,7 +94,7 @@ def requested_candidates(
 
 def _feature_importance_figure(model: Any, rows: pd.DataFrame, label: str, columns: list[str]) -> Figure:
     labelled = rows.dropna(subset=[label])
-    sample = labelled.sample(n=min(1000, len(labelled)), random_state=0)
+    sample = labelled.sample(n=min(500, len(labelled)), random_state=0)
     estimator = (
         model.estimators[next(iter(model.estimators))] if hasattr(model, "estimators") else model.estimator
     )

@@ -1,5 +1,9 @@
 """Cleaning raw readings: sentinels and out-of-range values become missing, duplicates go, every station
-gets a regular hourly grid, and short gaps are interpolated (long ones stay missing)."""
+gets a regular hourly grid, and short gaps are interpolated (long ones stay missing).
+
+Interpolation never crosses midnight and a station-day without a single reading is left out, so a day
+cleans to exactly the same rows whether its partition runs alone or inside a year-long backfill.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,10 @@ def fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
     out = values.astype(float, copy=True)
     if max_gap <= 0:
         return out
-    for row in out:
-        missing = np.isnan(row)
-        if not missing.any() or missing.all():
-            continue
+    missing_rows = np.isnan(out)
+    candidates = np.flatnonzero(missing_rows.any(axis=1) & ~missing_rows.all(axis=1))
+    for i in candidates:
+        row, missing = out[i], missing_rows[i]
         edges = np.diff(np.concatenate(([0], missing.view(np.int8), [0])))
         starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         known = np.flatnonzero(~missing)
@@ -32,17 +36,33 @@ def fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
 def clean_readings(
     raw: pd.DataFrame, spec: PipelineSpec, start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DataFrame:
-    """One regular hourly row per (station, hour) in [start, end) with every declared column as float."""
+    """One regular hourly row per (station, hour) in [start, end) for every station-day with readings;
+    every declared column as float. `start` and `end` are midnights."""
     st, ts = spec.station_column, spec.timestamp_column
     hours = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="h", inclusive="left", tz="UTC")
-    frame = raw.loc[:, [st, ts, *[c.name for c in spec.columns if c.name in raw.columns]]].copy()
+    columns = [c.name for c in spec.columns]
+    if len(hours) == 0 or raw.empty:
+        return pd.DataFrame(
+            {
+                st: pd.Series(dtype="string"),
+                ts: pd.Series(dtype="datetime64[ns, UTC]"),
+                **{c: pd.Series(dtype=float) for c in columns},
+            }
+        )
+    n_days = len(hours) // 24
+    frame = raw.loc[:, [st, ts, *[c for c in columns if c in raw.columns]]].copy()
     frame[ts] = pd.to_datetime(frame[ts], utc=True).dt.floor("h")
-    frame = frame[(frame[ts] >= hours[0]) & (frame[ts] <= hours[-1])] if len(hours) else frame.iloc[0:0]
+    frame = frame[(frame[ts] >= hours[0]) & (frame[ts] <= hours[-1])]
     frame = frame.drop_duplicates(subset=[st, ts], keep="first")
 
     stations = sorted(frame[st].dropna().unique())
     grid = pd.MultiIndex.from_product([stations, hours], names=[st, ts])
     frame = frame.set_index([st, ts]).reindex(grid)
+    hour_pos = np.tile(np.arange(len(hours)), len(stations))
+    station_pos = np.repeat(np.arange(len(stations)), len(hours))
+    seen = np.zeros((len(stations), n_days), dtype=bool)
+    observed = frame.notna().any(axis=1).to_numpy()
+    seen[station_pos[observed], hour_pos[observed] // 24] = True
 
     cleaned = pd.DataFrame(index=grid)
     for column in spec.columns:
@@ -56,6 +76,7 @@ def clean_readings(
             values[values < column.min] = np.nan
         if column.max is not None:
             values[values > column.max] = np.nan
-        wide = values.reshape(len(stations), len(hours))
-        cleaned[column.name] = fill_short_gaps(wide, spec.max_gap_hours).ravel()
-    return cleaned.reset_index().astype({st: "string"})
+        by_day = values.reshape(len(stations) * n_days, 24)  # one row per station-day: no crossing midnight
+        cleaned[column.name] = fill_short_gaps(by_day, spec.max_gap_hours).ravel()
+    keep = np.repeat(seen.ravel(), 24)
+    return cleaned[keep].reset_index().astype({st: "string"})

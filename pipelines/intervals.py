@@ -1,8 +1,9 @@
-"""Split-conformal prediction intervals, one half-width per horizon (Mondrian conformal).
+"""Split-conformal prediction intervals, one conformal quantile per horizon (Mondrian conformal).
 
-Residuals grow with the horizon, so one width for all horizons would over-cover the next hour and
-under-cover tomorrow; a width per horizon keeps each horizon near the nominal level. Horizons with too few
-calibration rows fall back to the pooled width.
+The scores are absolute residuals, optionally divided by a predicted difficulty (normalized conformal,
+see pipelines/models.py). Residuals grow with the horizon, so one width for all horizons would
+over-cover the next hour and under-cover tomorrow; a quantile per horizon keeps each horizon near the
+nominal level. Horizons with too few calibration rows fall back to the pooled quantile.
 """
 
 from __future__ import annotations

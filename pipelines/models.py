@@ -61,17 +61,30 @@ def build_estimator(candidate: ModelCandidate, kind: str, seed: int = 0) -> Pipe
     return make_pipeline(estimator)
 
 
+def fit_difficulty_model(x: pd.DataFrame, abs_residuals: np.ndarray) -> Pipeline:
+    """Learns how hard a row is to predict (its log absolute residual), so that intervals widen where
+    the noise is larger: in winter, at rush hour, at polluted stations."""
+    floor = max(float(np.median(abs_residuals)) * 0.05, 1e-6)
+    model = make_pipeline(
+        HistGradientBoostingRegressor(max_iter=60, max_leaf_nodes=15, min_samples_leaf=100, random_state=0)
+    )
+    return model.fit(x, np.log(abs_residuals + floor))
+
+
 class ForecastModel(mlflow.pyfunc.PythonModel):
-    """Point forecasts plus split-conformal intervals for each target; output `{t}`, `{t}_lower`, `{t}_upper`."""
+    """Point forecasts plus normalized split-conformal intervals for each target: the half-width is a
+    calibrated multiple (per horizon) of the row's predicted difficulty. Output `{t}`, `{t}_lower`, `{t}_upper`."""
 
     def __init__(
         self,
         estimators: dict[str, Pipeline],
+        difficulty: dict[str, Pipeline],
         halfwidths: dict[str, dict[int, float]],
         feature_columns: list[str],
         interval_level: float,
     ) -> None:
         self.estimators = estimators
+        self.difficulty = difficulty
         self.halfwidths = halfwidths
         self.feature_columns = feature_columns
         self.interval_level = interval_level
@@ -86,7 +99,9 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         out = {}
         for target, estimator in self.estimators.items():
             point = estimator.predict(x)
-            width = lookup_halfwidths(self.halfwidths[target], horizons)
+            width = lookup_halfwidths(self.halfwidths[target], horizons) * np.exp(
+                self.difficulty[target].predict(x)
+            )
             out[target], out[f"{target}_lower"], out[f"{target}_upper"] = point, point - width, point + width
         return pd.DataFrame(out, index=inputs.index)
 
@@ -139,7 +154,8 @@ def train_forecast_model(
     candidates: list[ModelCandidate] | None = None,
 ) -> tuple[ForecastModel, TrainingReport]:
     """Fit every candidate on `train`, pick the best skill (MAE relative to the seasonal-naive baseline,
-    averaged over targets) on `calibration`, then calibrate its intervals on the same rows."""
+    averaged over targets) on `calibration`, then calibrate its intervals: a difficulty model learnt from
+    the train residuals scales each row, and conformal multiples per horizon come from `calibration`."""
     columns = model_feature_columns(spec, task)
     train, calib = _split(training_set, "train"), _split(training_set, "calibration")
     best: tuple[float, str, dict[str, Pipeline], dict[str, np.ndarray]] | None = None
@@ -169,13 +185,17 @@ def train_forecast_model(
             best = (scores[candidate.name], candidate.name, fitted, residuals)
     assert best is not None
     _, chosen, estimators, residuals = best
-    widths = {}
+    widths, difficulty = {}, {}
     for target in task.targets:
-        cal = calib[calib[label_column(target)].notna()]
-        widths[target] = halfwidths_by_horizon(
-            residuals[target], cal["horizon"].to_numpy(), task.interval_level
+        rows = train[train[label_column(target)].notna()]
+        train_residuals = np.abs(
+            rows[label_column(target)].to_numpy() - estimators[target].predict(rows[columns])
         )
-    model = ForecastModel(estimators, widths, columns, task.interval_level)
+        difficulty[target] = fit_difficulty_model(rows[columns], train_residuals)
+        cal = calib[calib[label_column(target)].notna()]
+        conformity = residuals[target] / np.exp(difficulty[target].predict(cal[columns]))
+        widths[target] = halfwidths_by_horizon(conformity, cal["horizon"].to_numpy(), task.interval_level)
+    model = ForecastModel(estimators, difficulty, widths, columns, task.interval_level)
     return model, TrainingReport(chosen=chosen, scores=scores, details=details)
 
 

@@ -47,3 +47,20 @@ def test_clean_gives_one_row_per_station_hour_with_sentinels_and_outliers_remove
     assert a.iloc[2] == 30.0  # the first of two rows for one hour kept
     assert a.iloc[3] == 40.0  # the out-of-range reading replaced by interpolation
     assert np.isnan(a.iloc[5:]).all()  # nothing after the last reading is invented
+
+
+def test_a_window_cleans_exactly_like_its_days_one_by_one():
+    from pipelines.simulator import simulate_readings, station_ids
+
+    start = pd.Timestamp("2024-02-01", tz="UTC")
+    raw = simulate_readings(station_ids(4), start, start + pd.Timedelta(days=10), seed=3)
+    raw = raw[~((raw.station == "S002") & (raw.timestamp.dt.day == 4))]  # a station silent for a whole day
+    window = clean_readings(raw, SPEC, start, start + pd.Timedelta(days=10))
+    days = []
+    for i in range(10):
+        day = start + pd.Timedelta(days=i)
+        rows = raw[(raw.timestamp >= day) & (raw.timestamp < day + pd.Timedelta(days=1))]
+        days.append(clean_readings(rows, SPEC, day, day + pd.Timedelta(days=1)))
+    one_by_one = pd.concat(days).sort_values(["station", "timestamp"], ignore_index=True)
+    pd.testing.assert_frame_equal(window.sort_values(["station", "timestamp"], ignore_index=True), one_by_one)
+    assert len(window) == (4 * 10 - 1) * 24

@@ -1,0 +1,116 @@
+"""Benchmark: materializing the air_quality graph vs a plain pandas + scikit-learn script on the same data.
+
+Each measurement runs in a fresh subprocess (so peak memory is its own): the platform path is
+`mlops materialize` on the local profile (Dagster in process, lake, checks, MLflow registry); the baseline
+is bench/plain_pipeline.py. Prints wall time, the ratio (goal ≤ 1.5×), peak RSS, and holdout NO2 MAE of
+both (to show they trained the same model), for 1×, 4× and 16× the station count.
+
+    .venv/bin/python bench/materialize_vs_script.py [--stations 20] [--days 365] [--scales 1,4,16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START = dt.date(2024, 1, 1)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_platform(stations: int, days: int) -> dict:
+    import yaml
+
+    work = Path(tempfile.mkdtemp(prefix="bench-platform-"))
+    spec = yaml.safe_load((ROOT / "pipelines" / "specs" / "air_quality.yaml").read_text())
+    spec["source"]["stations"] = stations
+    (work / "specs").mkdir()
+    (work / "specs" / "air_quality.yaml").write_text(yaml.safe_dump(spec))
+    os.environ.update(
+        MLOPS_PROFILE="local", MLOPS_DATA_DIR=str(work / "data"), MLOPS_SPECS_DIR=str(work / "specs")
+    )
+    os.environ.pop("DAGSTER_HOME", None)
+    import mlops_cli
+    from resources.definitions import build_resources
+    from resources.settings import get_settings
+
+    end = START + dt.timedelta(days=days - 1)
+    began = time.perf_counter()
+    code = mlops_cli.main(["materialize", "--start", START.isoformat(), "--end", end.isoformat()])
+    wall = time.perf_counter() - began
+    registry = build_resources(get_settings())["mlflow_registry"]
+    champion = registry.champion("air_quality.forecast")
+    metrics = registry.client().get_run(champion.run_id).data.metrics if champion else {}
+    return {"ok": code == 0, "wall": wall, "peak_mb": _peak_mb(), "no2_mae": metrics.get("holdout.no2.mae")}
+
+
+def child_plain(stations: int, days: int) -> dict:
+    from bench.plain_pipeline import run
+
+    began = time.perf_counter()
+    result = run(stations, days)
+    return {
+        "ok": True,
+        "wall": time.perf_counter() - began,
+        "peak_mb": _peak_mb(),
+        "no2_mae": result["no2.mae"],
+    }
+
+
+def measure(kind: str, stations: int, days: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--stations", str(stations), "--days", str(days)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise SystemExit(f"{kind} run failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stations", type=int, default=20)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--scales", default="1,4,16")
+    parser.add_argument("--child", choices=["platform", "plain"])
+    args = parser.parse_args()
+    if args.child:
+        run = child_platform if args.child == "platform" else child_plain
+        print(json.dumps(run(args.stations, args.days)))
+        return
+
+    print(
+        f"air_quality: {args.days} days hourly, platform = `mlops materialize` (local profile), baseline = plain script"
+    )
+    header = f"{'stations':>8} {'hours':>10} {'platform s':>11} {'plain s':>8} {'ratio':>6} {'platform MB':>12} {'plain MB':>9} {'NO2 MAE platform/plain':>23}"
+    print(header)
+    for scale in (int(s) for s in args.scales.split(",")):
+        stations = args.stations * scale
+        platform = measure("platform", stations, args.days)
+        plain = measure("plain", stations, args.days)
+        ratio = platform["wall"] / plain["wall"]
+        flag = "" if platform["ok"] else "  (platform run reported a failed gate)"
+        print(
+            f"{stations:>8} {stations * args.days * 24:>10,} {platform['wall']:>11.1f} {plain['wall']:>8.1f} {ratio:>5.2f}x "
+            f"{platform['peak_mb']:>12.0f} {plain['peak_mb']:>9.0f} {platform['no2_mae'] or float('nan'):>11.2f} / {plain['no2_mae']:<9.2f}{flag}",
+            flush=True,
+        )
+    print("goal: ratio ≤ 1.5x at 20 stations × 365 days")
+
+
+if __name__ == "__main__":
+    main()
