@@ -7,10 +7,11 @@ Producers and consumers (sensors, serving, UI) all import this module, never the
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -22,6 +23,18 @@ class _Payload(BaseModel):
 class DatasetLanded(_Payload):
     pipeline: str
     uri: str = Field(description="Object in the landing area, e.g. s3://landing/air_quality_landing/x.csv")
+    start: dt.date | None = Field(
+        None, description="First day the file covers; read from the file if absent."
+    )
+    end: dt.date | None = Field(None, description="Last day the file covers (inclusive).")
+
+    @model_validator(mode="after")
+    def _days_in_order(self) -> DatasetLanded:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither")
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
 
 
 class TrainingRequested(_Payload):
@@ -112,17 +125,27 @@ def make_event(
 
 
 def parse_event(body: bytes) -> Envelope:
-    """Validate raw message bytes; raises InvalidEvent with a reason a person can act on."""
+    """Validate raw message bytes; raises InvalidEvent with a reason a person can act on.
+
+    The version and type are checked before the shape, so a message from a newer producer is reported as
+    such rather than as a field error."""
     try:
-        envelope = Envelope.model_validate_json(body)
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"the envelope must be a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise InvalidEvent(f"unsupported schema_version {version!r} (this consumer reads {SCHEMA_VERSION})")
+    if "type" in data and data["type"] not in PAYLOADS:
+        raise InvalidEvent(f"unknown event type {data['type']!r}; known: {', '.join(PAYLOADS)}")
+    try:
+        envelope = Envelope.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(body)"
         raise InvalidEvent(f"invalid envelope: {where}: {first['msg']}") from None
-    if envelope.schema_version != SCHEMA_VERSION:
-        raise InvalidEvent(
-            f"unsupported schema_version {envelope.schema_version} (this consumer reads {SCHEMA_VERSION})"
-        )
     try:
         envelope.typed_payload()
     except ValidationError as exc:

@@ -37,8 +37,8 @@ def build_resources(settings: PlatformSettings) -> dict[str, Any]:
             ui_url=settings.mlflow_ui_url,
         ),
         "events": (
-            FileEventBus(path=str(settings.data_path / "events.jsonl"))
-            if settings.profile == "local"
-            else RabbitEventBus(url=settings.rabbitmq_url, exchange=settings.events_exchange)
+            RabbitEventBus(url=settings.rabbitmq_url, exchange=settings.events_exchange)
+            if settings.uses_broker
+            else FileEventBus(path=str(settings.data_path / "events.jsonl"))
         ),
     }

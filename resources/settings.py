@@ -32,9 +32,18 @@ class PlatformSettings(BaseSettings):
     mlflow_tracking_uri: str = "http://127.0.0.1:5000"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     events_exchange: str = "mlops.events"
+    events_backend: Literal["file", "rabbitmq"] | None = Field(
+        None,
+        description="Where platform events go: `file` (JSON lines under data_dir) or `rabbitmq` (the broker at "
+        "rabbitmq_url, and the event sensors consume from it). Default: file locally, rabbitmq in services.",
+    )
 
     # links shown in the Dagster UI
     mlflow_ui_url: str = "http://127.0.0.1:5000"
+
+    @property
+    def uses_broker(self) -> bool:
+        return (self.events_backend or ("file" if self.profile == "local" else "rabbitmq")) == "rabbitmq"
 
     @property
     def data_path(self) -> Path:
