@@ -10,6 +10,7 @@ from assets.factory import build_pipeline_definitions
 from pipelines.spec import SPECS_DIR, load_specs
 from resources.definitions import build_resources
 from resources.settings import get_settings
+from sensors import build_event_sensors
 
 # Data versions on Output are beta; content hashes as data versions are the lake's design.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -26,9 +27,11 @@ def build_definitions() -> dg.Definitions:
         ],
         name="freshness_checks_sensor",
     )
+    pipelines = [build_pipeline_definitions(spec) for spec in specs.values()]
+    event_sensors = build_event_sensors(specs, settings, [job for d in pipelines for job in d.jobs or []])
     return dg.Definitions.merge(
-        *[build_pipeline_definitions(spec) for spec in specs.values()],
-        dg.Definitions(resources=build_resources(settings), sensors=[freshness_sensor]),
+        *pipelines,
+        dg.Definitions(resources=build_resources(settings), sensors=[freshness_sensor, *event_sensors]),
     )
 
 

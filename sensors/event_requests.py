@@ -1,0 +1,172 @@
+"""What an incoming event asks the platform to run: a validated RunRequest, or `InvalidEvent` with the reason.
+
+- `dataset.landed` → `{pipeline}_refresh` over the days the file covers: raw reads only that file
+  (`RawConfig(files=[name])`), then clean, features, models, evaluation, promotion and outputs follow in
+  the same run, so the trace id reaches every event the file causes and one run is one lineage unit.
+- `training.requested` → `{pipeline}_train` with the algorithm and hyper-parameters as the model's run
+  config (logged to MLflow by the model asset), checked against the spec before any run exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fnmatch import fnmatch
+from typing import Any
+
+import dagster as dg
+
+from assets.factory import partitions_for, refresh_job_name, train_job_name
+from assets.models import TRACE_TAG
+from events.envelope import DatasetLanded, Envelope, InvalidEvent, TrainingRequested
+from pipelines.models import build_estimator
+from pipelines.parsing import parse_source_file
+from pipelines.spec import ClassificationTask, FilesSource, ModelCandidate, PipelineSpec
+from resources.object_store import ObjectStore
+
+EVENT_ID_TAG = "mlops/event_id"
+EVENT_TYPE_TAG = "mlops/event_type"
+EVENT_SOURCE_TAG = "mlops/event_source"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+# Reading a file to find its days happens inside a sensor tick; larger files must name their days.
+MAX_PARSED_BYTES = 32 * 1024 * 1024
+
+
+def event_tags(envelope: Envelope) -> dict[str, str]:
+    return {
+        EVENT_ID_TAG: envelope.id,
+        EVENT_TYPE_TAG: envelope.type,
+        EVENT_SOURCE_TAG: envelope.source[:200],
+        TRACE_TAG: envelope.trace_id,
+    }
+
+
+def run_request_for(
+    envelope: Envelope, specs: dict[str, PipelineSpec], landing: ObjectStore
+) -> dg.RunRequest:
+    payload = envelope.typed_payload()
+    spec = specs.get(getattr(payload, "pipeline", None) or "")
+    if spec is None:
+        raise InvalidEvent(
+            f"unknown pipeline {getattr(payload, 'pipeline', None)!r}; known: {', '.join(sorted(specs))}"
+        )
+    if isinstance(payload, DatasetLanded):
+        return _ingest_landed_file(envelope, payload, spec, landing)
+    if isinstance(payload, TrainingRequested):
+        return _retrain(envelope, payload, spec)
+    raise InvalidEvent(f"{envelope.type} events do not start runs")
+
+
+def landing_file_name(spec: PipelineSpec, uri: str, landing: ObjectStore) -> str:
+    """The file's name inside the pipeline's landing folder; the URI must point into that folder."""
+    assert isinstance(spec.source, FilesSource)
+    folder = spec.source.prefix or spec.name
+    expected = f"{str(landing.root()).rstrip('/')}/{folder}/"
+    given = uri.removeprefix("file://")
+    if not given.startswith(expected) or "/" in given[len(expected) :]:
+        raise InvalidEvent(f"uri {uri!r} is not a file in {spec.name}'s landing folder {expected}")
+    name = given[len(expected) :]
+    if not any(fnmatch(name, pattern) for pattern in spec.source.patterns):
+        raise InvalidEvent(f"{name!r} matches none of {spec.name}'s file patterns {spec.source.patterns}")
+    return name
+
+
+def _covered_days(
+    spec: PipelineSpec, payload: DatasetLanded, name: str, landing: ObjectStore
+) -> tuple[dt.date, dt.date]:
+    path = landing.path(spec.source.prefix or spec.name, name)
+    try:
+        exists = path.exists()
+        size = path.stat().st_size if exists else 0
+    except OSError as exc:
+        raise InvalidEvent(f"landing file {path} cannot be read: {exc}") from None
+    if not exists:
+        raise InvalidEvent(f"landing file {path} does not exist")
+    if payload.start and payload.end:
+        return payload.start, payload.end
+    if size > MAX_PARSED_BYTES:
+        raise InvalidEvent(
+            f"{name} is {size / 1e6:.0f} MB: give payload.start and payload.end (the days it covers)"
+        )
+    try:
+        stamps = parse_source_file(path.read_bytes(), name, spec)[spec.timestamp_column]
+    except (ValueError, KeyError) as exc:
+        raise InvalidEvent(f"{name} cannot be parsed with {spec.name}'s spec: {exc}") from None
+    if stamps.empty:
+        raise InvalidEvent(f"{name} has no readings with a timestamp")
+    return stamps.min().date(), stamps.max().date()
+
+
+def _ingest_landed_file(
+    envelope: Envelope, payload: DatasetLanded, spec: PipelineSpec, landing: ObjectStore
+) -> dg.RunRequest:
+    if not isinstance(spec.source, FilesSource):
+        raise InvalidEvent(f"pipeline {spec.name!r} reads a simulator, not landing files")
+    name = landing_file_name(spec, payload.uri, landing)
+    first, last = _covered_days(spec, payload, name, landing)
+    partitions = partitions_for(spec)
+    newest = partitions.get_last_partition_key()
+    start = max(first, spec.partitions.start_date)
+    end = min(last, dt.date.fromisoformat(newest)) if newest else None
+    if end is None or start > end:
+        raise InvalidEvent(
+            f"{name} covers {first}..{last}, outside {spec.name}'s partitions "
+            f"{spec.partitions.start_date}..{newest or '(none yet)'}"
+        )
+    return dg.RunRequest(
+        run_key=envelope.id,
+        job_name=refresh_job_name(spec),
+        run_config={"ops": {f"{spec.name}__raw": {"config": {"files": [name]}}}},
+        tags={
+            **event_tags(envelope),
+            RANGE_START_TAG: start.isoformat(),
+            RANGE_END_TAG: end.isoformat(),
+            "mlops/landing_file": name,
+        },
+    )
+
+
+def training_run_config(spec: PipelineSpec, payload: TrainingRequested) -> dict[str, Any]:
+    """The model asset's run config, or InvalidEvent when the spec would reject it at run time."""
+    try:
+        task = spec.task(payload.task)
+    except KeyError:
+        raise InvalidEvent(
+            f"pipeline {spec.name!r} has no task {payload.task!r}; tasks: {[t.name for t in spec.tasks]}"
+        ) from None
+    if payload.algorithm is None:
+        if payload.params:
+            raise InvalidEvent("params were given without an algorithm")
+        return {}
+    allowed = {c.algorithm: c for c in task.candidates}
+    if payload.algorithm not in allowed:
+        raise InvalidEvent(
+            f"algorithm {payload.algorithm!r} is not a candidate of {spec.name}.{task.name}; allowed: {sorted(allowed)}"
+        )
+    base = allowed[payload.algorithm]
+    candidate = ModelCandidate(
+        name=base.name, algorithm=base.algorithm, params={**base.params, **payload.params}
+    )
+    kind = "classification" if isinstance(task, ClassificationTask) else "regression"
+    try:
+        estimator = build_estimator(candidate, kind)
+        # scikit-learn checks parameter types and ranges only at fit; check them now, not mid-run.
+        estimator[-1]._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise InvalidEvent(f"invalid params for {payload.algorithm}: {exc}") from None
+    return {
+        "ops": {
+            f"{spec.name}__{task.name}_model": {
+                "config": {"algorithm": payload.algorithm, "params": payload.params}
+            }
+        }
+    }
+
+
+def _retrain(envelope: Envelope, payload: TrainingRequested, spec: PipelineSpec) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=envelope.id,
+        job_name=train_job_name(spec),
+        run_config=training_run_config(spec, payload),
+        tags=event_tags(envelope),
+    )

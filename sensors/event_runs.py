@@ -1,0 +1,135 @@
+"""event_runs: the sensor that turns `dataset.landed` and `training.requested` messages into Dagster runs.
+
+Delivery is at least once, effects exactly once. Each tick opens one connection to a durable queue bound
+to the platform exchange and takes at most MAX_MESSAGES_PER_TICK messages, unacknowledged:
+
+- a message that fails validation is copied to the dead-letter exchange with the reason in a header,
+  then acknowledged;
+- a valid message whose run already exists (a run tagged with its event id) is acknowledged;
+- any other valid message becomes a RunRequest with run key = message id and is *not* acknowledged.
+
+Closing the connection at the end of the tick returns unacknowledged messages to the queue. The daemon
+submits the tick's RunRequests before it starts the next tick, so on the next tick the message comes back,
+its run exists, and it is acknowledged. A redelivered message finds its run and starts no second one (and
+Dagster itself skips a run key this sensor already submitted). If the run never appears — the daemon could
+not submit it — the message is requested again each tick and dead-lettered after MAX_REQUESTS_PER_MESSAGE
+tries, counted in the cursor, so a poison message cannot block the queue forever.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from events.bus import BrokerUnavailable
+from events.envelope import InvalidEvent, parse_event
+from events.queue import Delivery, EventQueue
+from pipelines.spec import PipelineSpec
+from resources.events import EventBus, RabbitEventBus
+from resources.object_store import ObjectStore
+from sensors.event_requests import EVENT_ID_TAG, run_request_for
+
+ROUTING_KEYS = ["dataset.landed", "training.requested"]
+MAX_MESSAGES_PER_TICK = 20
+MIN_INTERVAL_SECONDS = 1
+MAX_REQUESTS_PER_MESSAGE = 20
+
+
+def consumer_queue(exchange: str) -> str:
+    return f"{exchange}.dagster-runs"
+
+
+def run_for_event(instance: dg.DagsterInstance, event_id: str) -> dg.DagsterRun | None:
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={EVENT_ID_TAG: event_id}), limit=1)
+    return runs[0] if runs else None
+
+
+def build_event_runs_sensor(
+    specs: dict[str, PipelineSpec],
+    jobs: list,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+) -> dg.SensorDefinition:
+    """The sensor for these pipelines; `jobs` are their refresh and train jobs (the runs it may request)."""
+
+    @dg.sensor(
+        name="event_runs",
+        jobs=jobs,
+        minimum_interval_seconds=MIN_INTERVAL_SECONDS,
+        default_status=default_status,
+        description=f"Consumes {', '.join(ROUTING_KEYS)} from RabbitMQ: one run per message (run key = "
+        "message id), acknowledged once the run exists; invalid messages are dead-lettered with the reason.",
+    )
+    def event_runs(context: dg.SensorEvaluationContext, events: EventBus, landing: ObjectStore):
+        if not isinstance(events, RabbitEventBus):
+            return dg.SkipReason(
+                "no broker configured: events go to a file in this profile (set MLOPS_EVENTS_BACKEND=rabbitmq "
+                "or MLOPS_PROFILE=services to consume RabbitMQ)"
+            )
+        requested_before: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        requested: dict[str, int] = {}
+        run_requests: list[dg.RunRequest] = []
+        acked = dead = 0
+        queue = consumer_queue(events.exchange)
+        try:
+            with EventQueue(events.url, events.exchange, queue, ROUTING_KEYS) as consumer:
+                for delivery in consumer.fetch(MAX_MESSAGES_PER_TICK):
+                    outcome = _handle(
+                        context, consumer, delivery, specs, landing, requested_before, requested, run_requests
+                    )
+                    acked += outcome == "acked"
+                    dead += outcome == "dead-lettered"
+        except BrokerUnavailable as exc:
+            if not run_requests:
+                return dg.SkipReason(f"broker unavailable, will retry: {exc}")
+            # The requests already built are valid; their messages went back to the queue with the connection.
+            context.log.warning(f"broker lost mid-tick after {len(run_requests)} request(s): {exc}")
+        summary = (
+            f"{len(run_requests)} run request(s), {acked} acknowledged, {dead} dead-lettered from {queue}"
+        )
+        context.log.info(summary)
+        return dg.SensorResult(
+            run_requests=run_requests,
+            cursor=json.dumps(requested, sort_keys=True),
+            skip_reason=None if run_requests else summary,
+        )
+
+    return event_runs
+
+
+def _handle(
+    context: dg.SensorEvaluationContext,
+    consumer: EventQueue,
+    delivery: Delivery,
+    specs: dict[str, PipelineSpec],
+    landing: ObjectStore,
+    requested_before: dict[str, int],
+    requested: dict[str, int],
+    run_requests: list[dg.RunRequest],
+) -> str:
+    try:
+        envelope = parse_event(delivery.body)
+        if envelope.type != delivery.routing_key:
+            raise InvalidEvent(
+                f"event type {envelope.type!r} was published with routing key {delivery.routing_key!r}"
+            )
+        if run_for_event(context.instance, envelope.id) is not None:
+            consumer.ack(delivery)
+            return "acked"
+        if envelope.id in requested or any(r.run_key == envelope.id for r in run_requests):
+            return "duplicate in batch"  # a second copy of a message handled above; it returns to the queue
+        run_request = run_request_for(envelope, specs, landing)
+    except InvalidEvent as exc:
+        context.log.warning(f"dead-lettering message {delivery.message_id}: {exc.reason}")
+        consumer.dead_letter(delivery, exc.reason)
+        return "dead-lettered"
+    tries = requested_before.get(envelope.id, 0) + 1
+    if tries > MAX_REQUESTS_PER_MESSAGE:
+        reason = (
+            f"requested a run {MAX_REQUESTS_PER_MESSAGE} times but none was created (see the sensor's ticks)"
+        )
+        consumer.dead_letter(delivery, reason)
+        return "dead-lettered"
+    requested[envelope.id] = tries
+    run_requests.append(run_request)
+    return "requested"
