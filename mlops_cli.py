@@ -189,6 +189,40 @@ def land_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def publish(args: argparse.Namespace) -> int:
+    """Publish one event by hand to the platform exchange (MLOPS_RABBITMQ_URL, MLOPS_EVENTS_EXCHANGE)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from events.bus import BrokerUnavailable, EventPublisher
+    from events.envelope import make_event
+    from resources.settings import get_settings
+
+    try:
+        payload = json.loads(args.payload)
+        envelope = make_event(args.type, payload, source=args.source, trace_id=args.trace_id)
+    except json.JSONDecodeError as exc:
+        print(f"--payload is not JSON: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"invalid {args.type} payload: {exc}", file=sys.stderr)
+        return 2
+    if args.event_id:
+        envelope = envelope.model_copy(update={"id": args.event_id})
+    settings = get_settings()
+    publisher = EventPublisher(settings.rabbitmq_url, settings.events_exchange)
+    try:
+        publisher.publish(envelope)
+    except BrokerUnavailable as exc:
+        print(f"not published: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        publisher.close()
+    print(envelope.model_dump_json())
+    return 0
+
+
 def stack(args: argparse.Namespace) -> int:
     """Start, stop or inspect the platform's processes (deploy/stack.py); `up` blocks until Ctrl-C."""
     import shlex
@@ -290,6 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stations", type=int, default=5)
     window(p, 60)
     p.set_defaults(func=land_sample)
+
+    from events.envelope import PAYLOADS
+
+    p = sub.add_parser("publish", help="publish one event to the platform exchange (prints the envelope)")
+    p.add_argument("type", choices=list(PAYLOADS), help="event type, e.g. dataset.landed")
+    p.add_argument("--payload", required=True, help='JSON payload, e.g. \'{"pipeline": "air_quality", ...}\'')
+    p.add_argument("--trace-id", help="propagate an existing trace (default: a new one)")
+    p.add_argument("--event-id", help="a fixed message id, e.g. to re-send a message (default: a new uuid)")
+    p.add_argument("--source", default="mlops-cli", help="who publishes (default: mlops-cli)")
+    p.set_defaults(func=publish)
     return parser
 
 
