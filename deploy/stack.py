@@ -8,11 +8,13 @@ Each service is one `Service` entry in `service_table`; ports and credentials co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -396,6 +398,25 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
         mlflow_server(env),
         *dagster_services(env, home, prepare_dagster),
     ]
+
+
+def free_port_block(size: int, host: str = "127.0.0.1") -> int:
+    """A port such that it and the `size - 1` ports above it are free now (for a throwaway stack; the S3
+    server's internal ports sit above its S3 port)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            base = probe.getsockname()[1]
+        if base + size > 65535:
+            continue
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(base, base + size):
+                    held.enter_context(socket.socket()).bind((host, port))
+        except OSError:
+            continue
+        return base
+    raise StackError(f"no block of {size} free ports found")
 
 
 # ---- the supervisor -------------------------------------------------------------------------------

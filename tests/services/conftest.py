@@ -6,7 +6,6 @@ supervisor as `mlops stack up` (deploy/stack.py), on free ports, fresh databases
 from __future__ import annotations
 
 import contextlib
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,31 +14,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from deploy.stack import BIN_DIR, Stack, load_env, service_table
+from deploy.stack import BIN_DIR, Stack, free_port_block, load_env, service_table
 from resources.settings import get_settings
 from tests.conftest import port_open, require
 
 PG = ("127.0.0.1", 5432)
 RABBIT = ("127.0.0.1", 5672)
-
-
-def free_port_block(size: int) -> int:
-    """A port such that it and the `size - 1` ports above it are free (the S3 server uses a block)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size > 65535:
-            continue
-        try:
-            with contextlib.ExitStack() as held:
-                for port in range(base, base + size):
-                    sock = held.enter_context(socket.socket())
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError(f"no block of {size} free ports found")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from deploy.stack import (
     ENV_FILE,
     Stack,
     StackError,
+    free_port_block,
     group_alive,
     load_env,
     running_pids,
@@ -18,7 +19,6 @@ from deploy.stack import (
     stop_recorded,
 )
 from tests.conftest import require
-from tests.services.conftest import free_port_block
 
 
 def test_env_file_expands_references_and_the_environment_wins(tmp_path: Path):

@@ -1,0 +1,188 @@
+"""Benchmark: the same air_quality materialization on the `local` profile and on `services`.
+
+local = SQLite Dagster instance, a folder lake, MLflow on SQLite + files; services = the process stack
+(deploy/stack.py) on fresh databases, buckets and ports: Dagster on PostgreSQL, the lake and MLflow
+artifacts in S3, the MLflow tracking server by URL, events to RabbitMQ. Each materialization is
+`mlops materialize` in its own subprocess (one refresh run: raw → … → forecasts). Also prints the stack's
+cold start, from nothing to every service healthy.
+
+    .venv/bin/python bench/services_vs_local.py [--stations 5] [--days 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from deploy.stack import (  # noqa: E402
+    BIN_DIR,
+    LOCAL_DAGSTER_YAML,
+    Stack,
+    dagster_home,
+    free_port_block,
+    load_env,
+    service_table,
+)
+
+START = dt.date(2024, 1, 1)
+
+
+def specs_with(stations: int, work: Path) -> Path:
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "pipelines" / "specs" / "air_quality.yaml").read_text())
+    spec["source"]["stations"] = stations
+    folder = work / "specs"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "air_quality.yaml").write_text(yaml.safe_dump(spec))
+    return folder
+
+
+def materialize(env: dict[str, str], days: int) -> tuple[float, float, str]:
+    """Wall time of the `mlops materialize` process, the run time it reports, and its last line."""
+    end = START + dt.timedelta(days=days - 1)
+    began = time.perf_counter()
+    done = subprocess.run(
+        [
+            str(BIN_DIR / "mlops"),
+            "materialize",
+            "--pipeline",
+            "air_quality",
+            "--start",
+            str(START),
+            "--end",
+            str(end),
+        ],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - began
+    summary = re.search(r"air_quality: (ok|FAILED) \(([\d.]+) s\)", done.stdout)
+    if done.returncode != 0 or summary is None or summary.group(1) != "ok":
+        raise SystemExit(
+            f"materialize failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return wall, float(summary.group(2)), summary.group(0)
+
+
+def drop_databases(env: dict[str, str]) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(
+        host=env["DAGSTER_PG_HOST"],
+        port=int(env["DAGSTER_PG_PORT"]),
+        user=env["DAGSTER_PG_USER"],
+        dbname="postgres",
+    )
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name in (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"]):
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    conn.close()
+
+
+def delete_exchanges(env: dict[str, str]) -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(env["MLOPS_RABBITMQ_URL"]))
+    channel = connection.channel()
+    for name in (env["MLOPS_EVENTS_EXCHANGE"], f"{env['MLOPS_EVENTS_EXCHANGE']}.dlx"):
+        channel.exchange_delete(name)
+    connection.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stations", type=int, default=5)
+    parser.add_argument("--days", type=int, default=60)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-services-"))
+    specs = specs_with(args.stations, work)
+    print(
+        f"air_quality, {args.stations} stations × {args.days} days from {START}: one `mlops materialize` "
+        "run per profile",
+        flush=True,
+    )
+
+    local_home = work / "local" / "dagster"
+    local_home.mkdir(parents=True)
+    shutil.copyfile(LOCAL_DAGSTER_YAML, local_home / "dagster.yaml")
+    local_env = {
+        "MLOPS_PROFILE": "local",
+        "MLOPS_DATA_DIR": str(work / "local" / "data"),
+        "MLOPS_SPECS_DIR": str(specs),
+        "DAGSTER_HOME": str(local_home),
+    }
+    local_wall, local_run, local_line = materialize(local_env, args.days)
+    print(f"  local     {local_line}", flush=True)
+
+    suffix = uuid.uuid4().hex[:8]
+    overrides = {
+        "S3_PORT": str(free_port_block(8)),
+        "MLFLOW_PORT": str(free_port_block(1)),
+        "DAGSTER_PORT": str(free_port_block(1)),
+        "DAGSTER_PG_DB": f"mlops_bench_dagster_{suffix}",
+        "MLFLOW_PG_DB": f"mlops_bench_mlflow_{suffix}",
+        "MLOPS_LAKE_BUCKET": f"lake-{suffix}",
+        "MLOPS_LANDING_BUCKET": f"landing-{suffix}",
+        "MLOPS_MLFLOW_BUCKET": f"mlflow-{suffix}",
+        "MLOPS_EVENTS_EXCHANGE": f"mlops.bench.{suffix}",
+        "MLOPS_DATA_DIR": str(work / "services" / "data"),
+        "MLOPS_SPECS_DIR": str(specs),
+    }
+    env = {**load_env(environ=overrides), **overrides, "MLOPS_PROFILE": "services"}
+    state = work / "services" / "stack"
+    stack = Stack(service_table("services", env, state), env, state)
+    try:
+        began = time.perf_counter()
+        timings = stack.start(report=lambda line: None)
+        cold = time.perf_counter() - began
+        print(
+            f"  services stack cold start to all healthy: {cold:.1f} s ("
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
+            + ")",
+            flush=True,
+        )
+        services_env = {**env, "DAGSTER_HOME": str(dagster_home("services", env, state))}
+        services_wall, services_run, services_line = materialize(services_env, args.days)
+        print(f"  services  {services_line}", flush=True)
+    finally:
+        stack.stop(report=lambda line: None)
+        drop_databases(env)
+        with contextlib.suppress(Exception):
+            delete_exchanges(env)
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print(f"{'profile':<10}{'run (s)':>10}{'process (s)':>14}")
+    print(f"{'local':<10}{local_run:>10.1f}{local_wall:>14.1f}")
+    print(f"{'services':<10}{services_run:>10.1f}{services_wall:>14.1f}")
+    print(
+        f"services / local: {services_run / local_run:.2f}× run time, {services_wall / local_wall:.2f}× process time"
+    )
+    print(f"stack cold start to all healthy: {cold:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
