@@ -1,0 +1,229 @@
+"""The event_runs sensor against the real RabbitMQ, evaluated as the daemon evaluates it (a real instance)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import dagster as dg
+import pytest
+
+import mlops_cli
+from assets.models import TRACE_TAG
+from events.bus import EventPublisher
+from events.envelope import make_event
+from sensors.event_requests import EVENT_ID_TAG, EVENT_TYPE_TAG
+from sensors.event_runs import consumer_queue
+from tests.conftest import port_open
+from tests.events.conftest import Platform, drain_dead_letters, publish_raw, queue_depth
+
+pytestmark = pytest.mark.broker
+
+LANDING = "air_quality_landing"
+
+
+def land_file(platform: Platform, start: str, end: str) -> str:
+    """A simulated field-device export in the landing area; returns its URI."""
+    assert mlops_cli.main(["land-sample", LANDING, "--start", start, "--end", end]) == 0
+    name = f"sample_{start}_{end}.csv"
+    return f"{platform.resources['landing'].root()}/{LANDING}/{name}"
+
+
+def publish(platform: Platform, event_type: str, payload: dict, trace_id: str | None = None):
+    envelope = make_event(event_type, payload, source="tests", trace_id=trace_id)
+    publisher = EventPublisher(platform.url, platform.exchange)
+    publisher.publish(envelope)
+    publisher.close()
+    return envelope
+
+
+def runs_for(platform: Platform, event_id: str) -> list[dg.DagsterRun]:
+    return list(platform.instance.get_runs(filters=dg.RunsFilter(tags={EVENT_ID_TAG: event_id})))
+
+
+def test_landed_file_becomes_a_refresh_run_over_its_days_acknowledged_once_the_run_exists(platform):
+    uri = land_file(platform, "2024-01-01", "2024-01-10")
+    platform.tick()  # declares the queue, as the running sensor would have before anything was published
+    envelope = publish(platform, "dataset.landed", {"pipeline": LANDING, "uri": uri}, trace_id="trace-landed")
+
+    first = platform.tick()
+    assert len(first.run_requests) == 1
+    request = first.run_requests[0]
+    assert request.run_key == envelope.id
+    assert request.job_name == f"{LANDING}_refresh"
+    assert request.run_config == {
+        "ops": {f"{LANDING}__raw": {"config": {"files": ["sample_2024-01-01_2024-01-10.csv"]}}}
+    }
+    assert request.tags["dagster/asset_partition_range_start"] == "2024-01-01"
+    assert request.tags["dagster/asset_partition_range_end"] == "2024-01-10"
+    assert request.tags[TRACE_TAG] == "trace-landed"
+    assert request.tags[EVENT_ID_TAG] == envelope.id
+    assert request.tags[EVENT_TYPE_TAG] == "dataset.landed"
+    assert dg.validate_run_config(platform.defs.resolve_job_def(request.job_name), request.run_config)
+    # Not acknowledged: its run does not exist yet.
+    assert queue_depth(platform.url, consumer_queue(platform.exchange)) == 1
+
+    run = platform.submit(request)
+    second = platform.tick(first.cursor)
+    assert second.run_requests == []
+    assert "1 acknowledged" in second.skip_message
+    assert queue_depth(platform.url, consumer_queue(platform.exchange)) == 0
+    assert [r.run_id for r in runs_for(platform, envelope.id)] == [run.run_id]
+
+
+def test_training_request_becomes_a_train_run_with_the_requested_model_config(platform):
+    platform.tick()
+    envelope = publish(
+        platform,
+        "training.requested",
+        {
+            "pipeline": "air_quality",
+            "task": "exceedance",
+            "algorithm": "hist_gradient_boosting",
+            "params": {"max_iter": 40, "learning_rate": 0.1},
+        },
+        trace_id="trace-train",
+    )
+    [request] = platform.tick().run_requests
+    assert request.run_key == envelope.id
+    assert request.job_name == "air_quality_train"
+    assert request.run_config == {
+        "ops": {
+            "air_quality__exceedance_model": {
+                "config": {
+                    "algorithm": "hist_gradient_boosting",
+                    "params": {"max_iter": 40, "learning_rate": 0.1},
+                }
+            }
+        }
+    }
+    assert request.tags[TRACE_TAG] == "trace-train"
+    assert dg.validate_run_config(platform.defs.resolve_job_def(request.job_name), request.run_config)
+
+
+def test_redelivered_message_starts_no_second_run(platform):
+    platform.tick()
+    envelope = make_event("training.requested", {"pipeline": "air_quality"}, source="tests")
+    publisher = EventPublisher(platform.url, platform.exchange)
+    publisher.publish(envelope)
+    publisher.publish(envelope)  # an at-least-once producer sending the same message twice
+
+    first = platform.tick()
+    assert [r.run_key for r in first.run_requests] == [envelope.id]
+    platform.submit(first.run_requests[0])
+
+    second = platform.tick(first.cursor)
+    assert second.run_requests == []
+    assert queue_depth(platform.url, consumer_queue(platform.exchange)) == 0
+
+    publisher.publish(envelope)  # redelivered long after it was handled
+    publisher.close()
+    third = platform.tick(second.cursor)
+    assert third.run_requests == []
+    assert queue_depth(platform.url, consumer_queue(platform.exchange)) == 0
+    assert len(runs_for(platform, envelope.id)) == 1
+
+
+def test_each_invalid_message_is_dead_lettered_with_its_reason_and_the_sensor_goes_on(platform):
+    platform.tick()
+    url, exchange = platform.url, platform.exchange
+    envelope = make_event("training.requested", {"pipeline": "air_quality"}, source="tests").model_dump(
+        mode="json"
+    )
+
+    def with_(**changes) -> bytes:
+        return json.dumps({**envelope, "id": f"bad-{len(changes)}-{sorted(changes)}", **changes}).encode()
+
+    bad = {
+        "malformed JSON": (b'{"id": "x", "type": ', "malformed JSON"),
+        "unknown type": (with_(type="dataset.deleted"), "unknown event type 'dataset.deleted'"),
+        "wrong schema version": (with_(schema_version=2), "unsupported schema_version 2"),
+        "unknown pipeline": (with_(payload={"pipeline": "nope"}), "unknown pipeline 'nope'"),
+        "invalid params": (
+            with_(
+                payload={
+                    "pipeline": "air_quality",
+                    "algorithm": "hist_gradient_boosting",
+                    "params": {"max_iter": -3},
+                }
+            ),
+            "invalid params for hist_gradient_boosting",
+        ),
+        "unknown param": (
+            with_(payload={"pipeline": "air_quality", "algorithm": "ridge", "params": {"depth": 3}}),
+            "invalid params for ridge",
+        ),
+        "algorithm not a candidate": (
+            with_(payload={"pipeline": "air_quality", "algorithm": "random_forest"}),
+            "is not a candidate of air_quality.forecast",
+        ),
+        "missing landing file": (
+            json.dumps(
+                {
+                    **envelope,
+                    "id": "bad-landed",
+                    "type": "dataset.landed",
+                    "payload": {
+                        "pipeline": LANDING,
+                        "uri": f"{platform.resources['landing'].root()}/{LANDING}/absent.csv",
+                    },
+                }
+            ).encode(),
+            "does not exist",
+        ),
+    }
+    for body, _ in bad.values():
+        routing_key = "dataset.landed" if b"dataset.landed" in body else "training.requested"
+        publish_raw(url, exchange, routing_key, body)
+    good = publish(platform, "training.requested", {"pipeline": "air_quality"})
+
+    result = platform.tick()
+    assert [r.run_key for r in result.run_requests] == [good.id]
+    dead = drain_dead_letters(url, exchange)
+    assert len(dead) == len(bad)
+    for (body, expected), (dead_body, reason) in zip(bad.values(), dead, strict=True):
+        assert dead_body == body
+        assert expected in reason
+    assert queue_depth(url, consumer_queue(exchange)) == 1  # only the valid one, waiting for its run
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+def test_broker_stopped_gives_a_skip_reason_and_the_messages_survive(platform):
+    platform.tick()
+    envelope = publish(platform, "training.requested", {"pipeline": "air_quality"})
+    try:
+        _rabbitmqctl("stop_app")
+        down = platform.tick()
+        assert down.run_requests == []
+        assert "broker unavailable" in down.skip_message
+    finally:
+        _rabbitmqctl("start_app")
+        deadline = time.monotonic() + 60
+        while not port_open("127.0.0.1", 5672) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    back = platform.tick(down.cursor)
+    assert [r.run_key for r in back.run_requests] == [envelope.id]
+
+
+def test_without_a_broker_the_sensor_skips_and_says_why(data_dir):
+    from definitions import build_definitions
+    from resources.definitions import build_resources
+    from resources.settings import get_settings
+
+    defs = build_definitions()
+    resources = build_resources(get_settings())
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(
+            instance=instance,
+            resources={"events": resources["events"], "landing": resources["landing"]},
+            definitions=defs,
+        ) as context,
+    ):
+        result = defs.resolve_sensor_def("event_runs").evaluate_tick(context)
+    assert result.run_requests == []
+    assert "no broker configured" in result.skip_message
