@@ -44,6 +44,12 @@ def unreachable(exc: BaseException) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=16)
+def _load_version(tracking_uri: str, model_uri: str) -> Any:
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+
+
 class MlflowUnavailable(dg.Failure):
     """The tracking server did not answer; the step's RetryPolicy may try again later."""
 
@@ -137,8 +143,14 @@ class MlflowRegistry(dg.ConfigurableResource):
 
     @reports_unavailable
     def load_python_model(self, model_uri: str) -> Any:
-        """The pyfunc's own Python object (ForecastModel/ExceedanceModel), for the fast prediction path."""
-        return mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+        """The pyfunc's own Python object (ForecastModel/ExceedanceModel), for the fast prediction path.
+
+        `models:/name@alias` is resolved to its version first; a version never changes, so each one is
+        loaded once per process (evaluation, promotion and outputs of one run share it)."""
+        name, _, ref = model_uri.removeprefix("models:/").partition("@")
+        if ref:
+            model_uri = f"models:/{name}/{self.client().get_model_version_by_alias(name, ref).version}"
+        return _load_version(self.tracking_uri, model_uri)
 
     @tenacity.retry(
         retry=tenacity.retry_if_exception(unreachable),
