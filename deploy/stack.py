@@ -123,25 +123,29 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def stop_group(pgid: int, grace: float, reap: Callable[[], object] | None = None) -> None:
-    """SIGTERM the service's process group, SIGKILL what is left after `grace` seconds.
+def stop_groups(groups: Mapping[int, float], reap: Callable[[], object] | None = None) -> None:
+    """SIGTERM each process group, SIGKILL what is left of it after its grace seconds; all at once.
 
     Every service is started as the leader of its own group, so its PID names the group: workers it
     forked (uvicorn, code servers, run workers) stop with it and nothing else is touched."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if reap is not None:
-                reap()
-            if not group_alive(pgid):
-                return
-            time.sleep(0.2)
-    if reap is not None:
-        reap()
+    began, killed = time.monotonic(), set()
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+    while True:
+        if reap is not None:
+            reap()
+        alive = [pgid for pgid in groups if group_alive(pgid)]
+        if not alive:
+            return
+        for pgid in alive:
+            if pgid not in killed and time.monotonic() - began > groups[pgid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+                killed.add(pgid)
+        if time.monotonic() - began > max(groups.values()) + 10:
+            raise StackError(f"process groups {alive} survived SIGKILL")
+        time.sleep(0.2)
 
 
 # ---- services --------------------------------------------------------------------------------------
@@ -517,15 +521,24 @@ class Stack:
         return False
 
     def stop_service(self, name: str) -> None:
-        proc = self.procs.pop(name, None)
-        if proc is not None:
-            stop_group(proc.pid, self.services[name].stop_grace, reap=proc.poll)
-        self._write_pids()
+        """Stop one service (e.g. to cause an outage); `start_service` brings it back."""
+        self._stop([name])
 
     def stop(self, report: Callable[[str], None] = print) -> None:
-        for name in reversed(list(self.procs)):
-            self.stop_service(name)
+        """Stop every service this stack started, all at once."""
+        names = list(self.procs)
+        self._stop(names)
+        for name in names:
             report(f"  stopped {name}")
+
+    def _stop(self, names: list[str]) -> None:
+        procs = {name: self.procs.pop(name) for name in names if name in self.procs}
+        if procs:
+            stop_groups(
+                {p.pid: self.services[name].stop_grace for name, p in procs.items()},
+                reap=lambda: [p.poll() for p in procs.values()],
+            )
+        self._write_pids()
 
     def wait(self) -> str:
         """Block until a service exits by itself; returns its name."""
@@ -567,8 +580,9 @@ def stop_recorded(state: Path, report: Callable[[str], None] = print) -> int:
     """Stop a stack started elsewhere (`mlops stack up --detach`) from its pid file; returns how many."""
     pid_file = state / "pids.json"
     running = running_pids(pid_file)
-    for name, entry in reversed(list(running.items())):
-        stop_group(entry["pid"], entry.get("grace", 10.0))
+    if running:
+        stop_groups({entry["pid"]: entry.get("grace", 10.0) for entry in running.values()})
+    for name, entry in running.items():
         report(f"  stopped {name} (pid {entry['pid']})")
     if pid_file.exists():
         pid_file.unlink()

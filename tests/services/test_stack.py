@@ -49,21 +49,15 @@ def test_stop_ends_every_process_it_started_also_from_another_process(tmp_path: 
     env = load_env(environ={"S3_PORT": str(free_port_block(8)), "MLOPS_LAKE_BUCKET": "lake-stack-test"})
     state = tmp_path / "stack"
 
+    # `mlops stack up --detach`, then `mlops stack stop` from another process that only has the pid file.
     stack = Stack([s3_server(env, state)], env, state)
     stack.start(report=lambda line: None)
     pgid = stack.procs["s3"].pid
     assert group_alive(pgid)
     assert (stack.logs / "s3.log").stat().st_size > 0
-    stack.stop(report=lambda line: None)
-    assert not group_alive(pgid)
-    assert running_pids(stack.pid_file) == {}
-
-    # `mlops stack up --detach` then `mlops stack stop`: the second process only has the pid file.
-    detached = Stack([s3_server(env, state)], env, state)
-    detached.start(report=lambda line: None)
-    pgid = detached.procs["s3"].pid
     with pytest.raises(StackError, match="already running"):
         Stack([s3_server(env, state)], env, state).start(report=lambda line: None)
     assert stop_recorded(state, report=lambda line: None) == 1
-    detached.procs["s3"].poll()  # reap our own child; a real detached parent has exited
+    stack.procs["s3"].poll()  # reap our own child; a real detached parent has exited
     assert not group_alive(pgid)
+    assert running_pids(stack.pid_file) == {}
