@@ -46,7 +46,8 @@ def _failure_message(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
 def _run_failed(
     instance: dg.DagsterInstance, run: dg.DagsterRun, pipelines: list[str], source: str
 ) -> Envelope:
-    pipeline = next((p for p in pipelines if run.job_name.startswith(f"{p}_")), None)
+    # Longest match: air_quality_landing_train belongs to air_quality_landing, not air_quality.
+    pipeline = max((p for p in pipelines if run.job_name.startswith(f"{p}_")), key=len, default=None)
     envelope = make_event(
         "run.failed",
         RunFailed(

@@ -52,8 +52,8 @@ def test_landed_file_becomes_a_refresh_run_over_its_days_acknowledged_once_the_r
     request = first.run_requests[0]
     assert request.run_key == envelope.id
     assert request.job_name == f"{LANDING}_refresh"
-    assert request.run_config == {
-        "ops": {f"{LANDING}__raw": {"config": {"files": ["sample_2024-01-01_2024-01-10.csv"]}}}
+    assert request.run_config["ops"] == {
+        f"{LANDING}__raw": {"config": {"files": ["sample_2024-01-01_2024-01-10.csv"]}}
     }
     assert request.tags["dagster/asset_partition_range_start"] == "2024-01-01"
     assert request.tags["dagster/asset_partition_range_end"] == "2024-01-10"
@@ -88,13 +88,11 @@ def test_training_request_becomes_a_train_run_with_the_requested_model_config(pl
     [request] = platform.tick().run_requests
     assert request.run_key == envelope.id
     assert request.job_name == "air_quality_train"
-    assert request.run_config == {
-        "ops": {
-            "air_quality__exceedance_model": {
-                "config": {
-                    "algorithm": "hist_gradient_boosting",
-                    "params": {"max_iter": 40, "learning_rate": 0.1},
-                }
+    assert request.run_config["ops"] == {
+        "air_quality__exceedance_model": {
+            "config": {
+                "algorithm": "hist_gradient_boosting",
+                "params": {"max_iter": 40, "learning_rate": 0.1},
             }
         }
     }
