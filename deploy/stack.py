@@ -328,6 +328,22 @@ def mlflow_ui(env: Mapping[str, str], backend_store_uri: str) -> Service:
 def dagster_services(env: Mapping[str, str], home: Path, prepare: Callable[[], None]) -> list[Service]:
     host, port = env["STACK_HOST"], env["DAGSTER_PORT"]
     dagster_env = {"DAGSTER_HOME": str(home), "MLOPS_DATA_DIR": str(data_dir(env))}
+
+    def prepare_instance() -> None:
+        """Create or upgrade the instance's storage once, before the webserver and the daemon start: both
+        creating a fresh SQLite instance at the same moment leaves it with two schema heads."""
+        prepare()
+        done = subprocess.run(
+            [str(BIN_DIR / "dagster"), "instance", "migrate"],
+            env={**os.environ, **env, **dagster_env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise StackError(f"dagster instance migrate failed in {home}:\n{done.stdout}{done.stderr}")
+
+    # The daemon starts right after the webserver is launched, so after prepare_instance has run.
     return [
         Service(
             name="dagster-webserver",
@@ -343,7 +359,7 @@ def dagster_services(env: Mapping[str, str], home: Path, prepare: Callable[[], N
             env=dagster_env,
             healthy=lambda: http_ok(f"http://{host}:{port}/server_info"),
             url=f"http://{host}:{port}",
-            prepare=prepare,
+            prepare=prepare_instance,
             start_timeout=180.0,
         ),
         Service(
