@@ -137,7 +137,9 @@ class Subscriber:
     """An exclusive queue bound to some event types, like the API's `model.promoted` subscription."""
 
     def __init__(self, url: str, exchange: str, routing_keys: list[str]) -> None:
-        self.connection = connect(url)
+        params = pika.URLParameters(url)
+        params.heartbeat = 0  # it idles while a run trains; heartbeats would need a polling thread
+        self.connection = pika.BlockingConnection(params)
         self.channel = self.connection.channel()
         self.channel.exchange_declare(exchange, exchange_type="topic", durable=True)
         self.queue = self.channel.queue_declare("", exclusive=True).method.queue

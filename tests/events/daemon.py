@@ -1,0 +1,77 @@
+"""A real `dagster-daemon` on a temporary instance, for end-to-end tests and the latency benchmark.
+
+Started as the leader of its own process group, so stopping it by its PID also stops the code server and
+run workers it spawned (via `deploy.stack.stop_groups`), and nothing else."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from deploy.stack import stop_groups
+from events.bus import BrokerUnavailable, connect
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
+
+
+class DaemonProcess:
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home = home
+        self.env = {**os.environ, **env, "DAGSTER_HOME": str(home)}
+        self.log_path = home / "daemon.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> DaemonProcess:
+        self.home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "dagster.yaml", self.home / "dagster.yaml")
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def instance(self) -> dg.DagsterInstance:
+        from dagster._core.instance.ref import InstanceRef
+
+        return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
+
+    def wait_for_queue(self, url: str, queue: str, timeout: float = 240.0) -> None:
+        """Until the sensor's first tick declared its queue: the daemon loaded the code and consumes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"dagster-daemon exited: {self.tail()}")
+            try:
+                connection = connect(url)
+                try:
+                    connection.channel().queue_declare(queue, passive=True)
+                    return
+                except Exception:  # noqa: BLE001 - NOT_FOUND closes the channel; not there yet
+                    pass
+                finally:
+                    if connection.is_open:
+                        connection.close()
+            except BrokerUnavailable:
+                pass
+            time.sleep(1.0)
+        raise TimeoutError(f"the event sensor never declared {queue}: {self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_groups({self.process.pid: 20.0}, reap=self.process.poll)
+            self.process = None
