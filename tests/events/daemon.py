@@ -6,12 +6,12 @@ run workers it spawned (via `deploy.stack.stop_groups`), and nothing else."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from deploy.stack import stop_groups
 from events.bus import BrokerUnavailable, connect
@@ -21,15 +21,21 @@ BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 
 
 class DaemonProcess:
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
+    """The shipped local dagster.yaml, optionally with a shorter queued-run dequeue interval."""
+
+    def __init__(self, home: Path, env: dict[str, str], dequeue_interval_seconds: int | None = None) -> None:
         self.home = home
+        self.dequeue_interval_seconds = dequeue_interval_seconds
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(home)}
         self.log_path = home / "daemon.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> DaemonProcess:
         self.home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / "dagster.yaml", self.home / "dagster.yaml")
+        config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+        if self.dequeue_interval_seconds is not None:
+            config["run_coordinator"]["config"]["dequeue_interval_seconds"] = self.dequeue_interval_seconds
+        (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],

@@ -1,0 +1,228 @@
+"""Benchmark: how fast a RabbitMQ message becomes a Dagster run, and a promoted model, with the daemon running.
+
+A real `dagster-daemon` on a temporary local-profile instance (the shipped dagster.yaml: queued run
+coordinator) consumes a unique exchange on the machine's RabbitMQ. Two measurements:
+
+1. `--events` dataset.landed messages, one at a time: publish → run created by the sensor (queued),
+   → run started (RUN_START: the run worker is executing). Each run is cancelled once started so the next
+   one does not wait for a slot. Baseline: created → started, what launching any run costs however it is
+   triggered; the ratio shows what the event path adds on top.
+2. `--promotions` dataset.landed messages run to completion: publish → `model.promoted` received by a
+   subscriber (an exclusive queue, as the API has).
+
+    .venv/bin/python bench/event_latency.py [--events 20] [--promotions 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import dagster as dg  # noqa: E402
+import pika  # noqa: E402
+from pika.exceptions import AMQPError  # noqa: E402
+
+from events.bus import EventPublisher, connect  # noqa: E402
+from events.envelope import make_event  # noqa: E402
+from pipelines.parsing import format_source_file  # noqa: E402
+from pipelines.simulator import simulate_readings  # noqa: E402
+from pipelines.spec import load_specs  # noqa: E402
+from sensors.event_requests import EVENT_ID_TAG  # noqa: E402
+from sensors.event_runs import consumer_queue  # noqa: E402
+from tests.events.daemon import DaemonProcess  # noqa: E402
+
+LANDING = "air_quality_landing"
+URL = os.environ.get("MLOPS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+STARTED = {
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELING,
+    dg.DagsterRunStatus.CANCELED,
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def line(label: str, values: list[float]) -> str:
+    return (
+        f"  {label:<38} p50 {pct(values, 0.5):6.2f} s   p95 {pct(values, 0.95):6.2f} s   "
+        f"min {min(values):6.2f} s   max {max(values):6.2f} s   (n={len(values)})"
+    )
+
+
+def run_of(instance: dg.DagsterInstance, event_id: str) -> dg.DagsterRun | None:
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={EVENT_ID_TAG: event_id}), limit=1)
+    return runs[0] if runs else None
+
+
+class PromotedSubscriber:
+    """A durable queue bound to `model.promoted`; reconnects if the broker drops the connection (another
+    test on this machine may restart RabbitMQ), and the durable queue keeps what arrived meanwhile."""
+
+    def __init__(self, exchange: str, queue: str) -> None:
+        self.exchange, self.queue = exchange, queue
+        self._open()
+
+    def _open(self) -> None:
+        params = pika.URLParameters(URL)
+        params.heartbeat = 0  # idle while a run trains
+        self.connection = pika.BlockingConnection(params)
+        self.channel = self.connection.channel()
+        self.channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+        self.channel.queue_declare(self.queue, durable=True)
+        self.channel.queue_bind(self.queue, self.exchange, routing_key="model.promoted")
+
+    def drain(self) -> list[bytes]:
+        bodies = []
+        try:
+            while True:
+                method, _, body = self.channel.basic_get(self.queue, auto_ack=True)
+                if method is None:
+                    return bodies
+                bodies.append(body)
+        except AMQPError:
+            time.sleep(1)
+            with contextlib.suppress(AMQPError):
+                self._open()
+            return bodies
+
+    def close(self) -> None:
+        with contextlib.suppress(AMQPError):
+            self.connection.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--promotions", type=int, default=3)
+    parser.add_argument(
+        "--dequeue-interval",
+        type=int,
+        default=None,
+        help="queued-run coordinator dequeue interval in s (default: dagster.yaml's, Dagster's default 5)",
+    )
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-events-"))
+    exchange = f"mlops.bench.{uuid.uuid4().hex[:10]}"
+    env = {
+        "MLOPS_PROFILE": "local",
+        "MLOPS_DATA_DIR": str(work / "data"),
+        "MLOPS_EVENTS_BACKEND": "rabbitmq",
+        "MLOPS_RABBITMQ_URL": URL,
+        "MLOPS_EVENTS_EXCHANGE": exchange,
+    }
+    os.environ.update(env)
+    from resources.definitions import build_resources
+    from resources.settings import get_settings
+
+    landing = build_resources(get_settings())["landing"]
+    folder = landing.path(LANDING)
+    folder.mkdir(parents=True, exist_ok=True)
+    readings = simulate_readings(["site_1", "site_2", "site_3"], "2024-01-01", "2024-03-01", seed=11)
+    (folder / "stations_2024q1.csv").write_bytes(format_source_file(readings, load_specs()[LANDING]))
+    uri = f"{landing.root()}/{LANDING}/stations_2024q1.csv"
+
+    promoted_queue = f"{exchange}.bench-promoted"
+    subscriber = PromotedSubscriber(exchange, promoted_queue)
+
+    publisher = EventPublisher(URL, exchange)
+    daemon = DaemonProcess(work / "dagster", env, args.dequeue_interval).start()
+    began = time.perf_counter()
+    try:
+        daemon.wait_for_queue(URL, consumer_queue(exchange))
+        print(
+            f"daemon up and consuming in {time.perf_counter() - began:.1f} s ({os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.1f}, dequeue interval {args.dequeue_interval or 'default'})"
+        )
+        instance = daemon.instance()
+
+        created, started, launch = [], [], []
+        for i in range(args.events):
+            envelope = make_event("dataset.landed", {"pipeline": LANDING, "uri": uri}, source="bench")
+            t0 = time.perf_counter()
+            publisher.publish(envelope)
+            t_created = None
+            while True:
+                run = run_of(instance, envelope.id)
+                now = time.perf_counter()
+                if run is not None and t_created is None:
+                    t_created = now
+                if run is not None and run.status in STARTED:
+                    break
+                if now - t0 > 120:
+                    raise TimeoutError(f"event {i}: no started run after 120 s\n{daemon.tail()}")
+                time.sleep(0.05)
+            created.append(t_created - t0)
+            started.append(now - t0)
+            launch.append(now - t_created)
+            instance.run_launcher.terminate(run.run_id)
+            while run_of(instance, envelope.id).status not in (
+                dg.DagsterRunStatus.CANCELED,
+                dg.DagsterRunStatus.FAILURE,
+                dg.DagsterRunStatus.SUCCESS,
+            ):
+                time.sleep(0.2)
+
+        print(f"\nevent → run latency, {args.events} dataset.landed events published one at a time")
+        print(line("publish → run created (sensor)", created))
+        print(line("publish → run started (RUN_START)", started))
+        print(line("baseline: run created → started", launch))
+        ratio = statistics.median(started) / statistics.median(launch)
+        print(
+            f"  ratio publish→started / baseline launch: {ratio:.2f}× (p50); the event path adds "
+            f"{statistics.median(created):.2f} s (p50) before Dagster's own launch"
+        )
+        print(
+            f"  goal publish → run p50 ≤ 5 s: created {pct(created, 0.5):.2f} s, started {pct(started, 0.5):.2f} s",
+            flush=True,
+        )
+
+        promoted = []
+        for i in range(args.promotions):
+            subscriber.drain()
+            envelope = make_event("dataset.landed", {"pipeline": LANDING, "uri": uri}, source="bench")
+            t0 = time.perf_counter()
+            publisher.publish(envelope)
+            while not any(envelope.trace_id.encode() in body for body in subscriber.drain()):
+                run = run_of(instance, envelope.id)
+                if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
+                    raise RuntimeError(f"promotion run {i} failed\n{daemon.tail()}")
+                if time.perf_counter() - t0 > 600:
+                    raise TimeoutError(f"promotion {i}: no model.promoted after 600 s")
+                time.sleep(0.2)
+            promoted.append(time.perf_counter() - t0)
+        print(
+            f"\npublish → model.promoted received by a subscriber ({args.promotions} full ingest+retrain runs)"
+        )
+        print(line("publish → model.promoted", promoted))
+    finally:
+        daemon.stop()
+        publisher.close()
+        subscriber.close()
+        cleanup = connect(URL)
+        ch = cleanup.channel()
+        for queue in (consumer_queue(exchange), f"{exchange}.dead-letters", promoted_queue):
+            ch.queue_delete(queue)
+        for ex in (exchange, f"{exchange}.dlx"):
+            ch.exchange_delete(ex)
+        cleanup.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
