@@ -19,6 +19,7 @@ tries, counted in the cursor, so a poison message cannot block the queue forever
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import dagster as dg
 
@@ -69,25 +70,35 @@ def build_event_runs_sensor(
         requested_before: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
         requested: dict[str, int] = {}
         run_requests: list[dg.RunRequest] = []
-        acked = dead = 0
+        outcomes: Counter[str] = Counter()
         queue = consumer_queue(events.exchange)
         try:
             with EventQueue(events.url, events.exchange, queue, ROUTING_KEYS) as consumer:
                 for delivery in consumer.fetch(MAX_MESSAGES_PER_TICK):
-                    outcome = _handle(
-                        context, consumer, delivery, specs, landing, requested_before, requested, run_requests
-                    )
-                    acked += outcome == "acked"
-                    dead += outcome == "dead-lettered"
+                    outcomes[
+                        _handle(
+                            context,
+                            consumer,
+                            delivery,
+                            specs,
+                            landing,
+                            requested_before,
+                            requested,
+                            run_requests,
+                        )
+                    ] += 1
         except BrokerUnavailable as exc:
             if not run_requests:
                 return dg.SkipReason(f"broker unavailable, will retry: {exc}")
             # The requests already built are valid; their messages went back to the queue with the connection.
             context.log.warning(f"broker lost mid-tick after {len(run_requests)} request(s): {exc}")
         summary = (
-            f"{len(run_requests)} run request(s), {acked} acknowledged, {dead} dead-lettered from {queue}"
+            f"{queue}: " + ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items()))
+            if outcomes
+            else f"no messages on {queue}"
         )
-        context.log.info(summary)
+        if outcomes:
+            context.log.info(summary)
         return dg.SensorResult(
             run_requests=run_requests,
             cursor=json.dumps(requested, sort_keys=True),
@@ -115,14 +126,19 @@ def _handle(
             )
         if run_for_event(context.instance, envelope.id) is not None:
             consumer.ack(delivery)
-            return "acked"
-        if envelope.id in requested or any(r.run_key == envelope.id for r in run_requests):
-            return "duplicate in batch"  # a second copy of a message handled above; it returns to the queue
+            return "acknowledged"
+        if envelope.id in requested:
+            return "duplicate(s) left for the next tick"  # acknowledged once the first copy's run exists
         run_request = run_request_for(envelope, specs, landing)
     except InvalidEvent as exc:
         context.log.warning(f"dead-lettering message {delivery.message_id}: {exc.reason}")
         consumer.dead_letter(delivery, exc.reason)
         return "dead-lettered"
+    except BrokerUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. the landing store is down: not the message's fault
+        context.log.error(f"message {delivery.message_id} left on the queue: {type(exc).__name__}: {exc}")
+        return f"left on the queue after {type(exc).__name__}"
     tries = requested_before.get(envelope.id, 0) + 1
     if tries > MAX_REQUESTS_PER_MESSAGE:
         reason = (
@@ -132,4 +148,4 @@ def _handle(
         return "dead-lettered"
     requested[envelope.id] = tries
     run_requests.append(run_request)
-    return "requested"
+    return "run request(s)"

@@ -14,7 +14,7 @@ from assets.models import TRACE_TAG
 from events.bus import EventPublisher
 from events.envelope import make_event
 from sensors.event_requests import EVENT_ID_TAG, EVENT_TYPE_TAG
-from sensors.event_runs import consumer_queue
+from sensors.event_runs import MAX_REQUESTS_PER_MESSAGE, consumer_queue
 from tests.conftest import port_open
 from tests.events.conftest import Platform, drain_dead_letters, publish_raw, queue_depth
 
@@ -67,7 +67,7 @@ def test_landed_file_becomes_a_refresh_run_over_its_days_acknowledged_once_the_r
     run = platform.submit(request)
     second = platform.tick(first.cursor)
     assert second.run_requests == []
-    assert "1 acknowledged" in second.skip_message
+    assert "1 acknowledged" in second.skip_message, second.skip_message
     assert queue_depth(platform.url, consumer_queue(platform.exchange)) == 0
     assert [r.run_id for r in runs_for(platform, envelope.id)] == [run.run_id]
 
@@ -225,3 +225,40 @@ def test_without_a_broker_the_sensor_skips_and_says_why(data_dir):
         result = defs.resolve_sensor_def("event_runs").evaluate_tick(context)
     assert result.run_requests == []
     assert "no broker configured" in result.skip_message
+
+
+def test_message_whose_run_never_appears_is_dead_lettered_after_bounded_requests(platform):
+    platform.tick()
+    envelope = publish(platform, "training.requested", {"pipeline": "air_quality"})
+    cursor = None
+    for _ in range(MAX_REQUESTS_PER_MESSAGE):
+        result = platform.tick(cursor)
+        assert [r.run_key for r in result.run_requests] == [envelope.id]
+        cursor = result.cursor
+    assert platform.tick(cursor).run_requests == []
+    [(body, reason)] = drain_dead_letters(platform.url, platform.exchange)
+    assert json.loads(body)["id"] == envelope.id
+    assert f"requested a run {MAX_REQUESTS_PER_MESSAGE} times" in reason
+
+
+def test_cli_publishes_an_event_the_sensor_turns_into_a_run(platform, capsys):
+    platform.tick()
+    assert mlops_cli.main(["publish", "training.requested", "--payload", "{not json"]) == 2
+    assert (
+        mlops_cli.main(
+            [
+                "publish",
+                "training.requested",
+                "--payload",
+                '{"pipeline": "air_quality", "algorithm": "hist_gradient_boosting", "params": {"max_iter": 30}}',
+                "--trace-id",
+                "trace-cli",
+            ]
+        )
+        == 0
+    )
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    [request] = platform.tick().run_requests
+    assert request.run_key == printed["id"]
+    assert request.tags[TRACE_TAG] == "trace-cli"
+    assert request.run_config["ops"]["air_quality__forecast_model"]["config"]["params"] == {"max_iter": 30}
