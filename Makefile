@@ -7,7 +7,7 @@ DAYS ?= 60
 export MLOPS_DATA_DIR ?= $(CURDIR)/.data
 export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster
 
-.PHONY: install run materialize up stack-up stack-stop test test-fast lint format bench validate clean
+.PHONY: install run materialize up stack-up stack-stop bench-services test test-fast lint format bench validate clean
 
 install: $(VENV)/.installed
 
@@ -61,6 +61,10 @@ validate: install
 
 bench: install
 	$(BIN)/python bench/materialize_vs_script.py
+
+## local vs services on the same materialization, and the stack's cold start (needs PostgreSQL and RabbitMQ)
+bench-services: install
+	$(BIN)/python bench/services_vs_local.py
 
 clean:
 	rm -rf $(MLOPS_DATA_DIR)
