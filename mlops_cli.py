@@ -180,7 +180,7 @@ def land_sample(args: argparse.Namespace) -> int:
         pd.Timestamp(end) + pd.Timedelta(days=1),
         args.seed,
     )
-    landing = build_resources(settings)["landing"]
+    landing = build_resources(settings)["landing"].process_config_and_initialize()  # resolves EnvVar keys
     landing.ensure_exists()
     target = landing.path(spec.source.prefix or spec.name, f"sample_{start}_{end}.csv")
     target.parent.mkdir(parents=True, exist_ok=True)

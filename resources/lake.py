@@ -121,14 +121,20 @@ class _LakeIOManager(dg.UPathIOManager):
                 f"{context.asset_key.to_user_string()}: a partition range needs a DataFrame and partition_expr"
             )
         days = pd.to_datetime(obj[column], utc=True).dt.floor("D")
-        groups = {day.strftime("%Y-%m-%d"): rows for day, rows in obj.groupby(days, sort=False)} if len(obj) else {}
+        groups = (
+            {day.strftime("%Y-%m-%d"): rows for day, rows in obj.groupby(days, sort=False)}
+            if len(obj)
+            else {}
+        )
         key, empty = list(context.asset_key.path), obj.iloc[0:0]
 
         def write(partition: str) -> str:
             return self.lake.write(key, partition, groups.get(partition, empty).reset_index(drop=True))[1]
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            hashes = dict(zip(context.asset_partition_keys, pool.map(write, context.asset_partition_keys), strict=True))
+            hashes = dict(
+                zip(context.asset_partition_keys, pool.map(write, context.asset_partition_keys), strict=True)
+            )
         context.add_output_metadata({"partitions_written": len(hashes), "dagster/row_count": len(obj)})
 
     def load_partitions(self, context: dg.InputContext) -> Any:
