@@ -51,6 +51,8 @@ STARTED = {
     dg.DagsterRunStatus.CANCELED,
 }
 
+FINISHED = {dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS}
+
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -171,11 +173,7 @@ def main() -> int:
             started.append(now - t0)
             launch.append(now - t_created)
             instance.run_launcher.terminate(run.run_id)
-            while run_of(instance, envelope.id).status not in (
-                dg.DagsterRunStatus.CANCELED,
-                dg.DagsterRunStatus.FAILURE,
-                dg.DagsterRunStatus.SUCCESS,
-            ):
+            while run_of(instance, envelope.id).status not in FINISHED:
                 time.sleep(0.2)
 
         print(f"\nevent → run latency, {args.events} dataset.landed events published one at a time")
@@ -206,6 +204,9 @@ def main() -> int:
                     raise TimeoutError(f"promotion {i}: no model.promoted after 600 s")
                 time.sleep(0.2)
             promoted.append(time.perf_counter() - t0)
+            # Let the run finish its outputs before the next one (or before the daemon stops).
+            while run_of(instance, envelope.id).status not in FINISHED:
+                time.sleep(0.5)
         print(
             f"\npublish → model.promoted received by a subscriber ({args.promotions} full ingest+retrain runs)"
         )
