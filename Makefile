@@ -44,7 +44,7 @@ stack-stop: install
 	$(BIN)/mlops stack stop --profile services
 
 ## the test suite; PYTEST_ARGS narrows it (e.g. PYTEST_ARGS="-m 'not slow'"); "no tests collected" is a failure
-test: install
+test: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
@@ -56,7 +56,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-validate: install
+validate: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
 bench: install
