@@ -174,8 +174,13 @@ def land_sample(args: argparse.Namespace) -> int:
         print(f"{spec.name} does not read landing files", file=sys.stderr)
         return 2
     start, end = _date_window(args)
+    stations = (
+        [f"site_{i}" for i in range(1, args.stations + 1)]
+        if spec.source.parsing.station_column
+        else [spec.source.parsing.default_station or "site_1"]
+    )
     readings = simulate_readings(
-        [spec.source.parsing.default_station or "site_1"],
+        stations,
         pd.Timestamp(start),
         pd.Timestamp(end) + pd.Timedelta(days=1),
         args.seed,
@@ -223,6 +228,27 @@ def publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_api_key(profile: str, env: dict[str, str]) -> None:
+    """Locally, a first start gets a `dev` key (all scopes) kept in a file beside the keys, so the API is
+    usable at once; with services, keys are created deliberately (`mlops api-key create`)."""
+    from deploy.stack import data_dir
+    from serving.auth import KeyEntry, KeyFile, hash_key, new_key, read_keys, write_keys
+
+    keys_file = Path(env.get("MLOPS_API_KEYS_FILE") or data_dir(env) / "api" / "keys.yaml")
+    if read_keys(keys_file).keys:
+        return
+    if profile != "local":
+        print(f"the API has no keys yet ({keys_file}): `mlops api-key create NAME --scopes predict[,admin]`")
+        return
+    key, saved = new_key(), keys_file.parent / "dev-key"
+    write_keys(
+        keys_file, KeyFile(keys=[KeyEntry(name="dev", sha256=hash_key(key), scopes=["predict", "admin"])])
+    )
+    saved.write_text(key + "\n")
+    saved.chmod(0o600)
+    print(f"API key 'dev' (predict, admin) created for this data dir: {key}  (also in {saved})")
+
+
 def stack(args: argparse.Namespace) -> int:
     """Start, stop or inspect the platform's processes (deploy/stack.py); `up` blocks until Ctrl-C."""
     import shlex
@@ -255,6 +281,7 @@ def stack(args: argparse.Namespace) -> int:
         print(f"{args.profile} stack: {len(running)} service(s) running; logs in {state / 'logs'}")
         return 0 if running else 1
 
+    _first_api_key(args.profile, env)
     began = time.perf_counter()
     stack_ = Stack.for_profile(args.profile, env)
     print(f"starting the {args.profile} stack; logs in {stack_.logs}", flush=True)
@@ -277,6 +304,69 @@ def stack(args: argparse.Namespace) -> int:
         return 0
     finally:
         stack_.stop()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the prediction API (uvicorn) on the current profile."""
+    import uvicorn
+
+    from serving.config import get_serving_settings
+    from serving.observability import configure_logging
+
+    settings = get_serving_settings()
+    configure_logging()
+    uvicorn.run(
+        "serving.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        access_log=False,
+        log_config=None,
+    )
+    return 0
+
+
+def api_key(args: argparse.Namespace) -> int:
+    """Create, revoke or list API keys (SHA-256 hashes in the keys file the service re-reads on change)."""
+    from serving.auth import KeyEntry, KeyFile, hash_key, new_key, read_keys, write_keys
+    from serving.config import get_serving_settings
+
+    path = args.keys_file or get_serving_settings().keys_path()
+    keys = read_keys(path)
+    if args.action == "list":
+        for entry in keys.keys:
+            print(f"{entry.name:<24} {','.join(entry.scopes):<16} sha256:{entry.sha256[:12]}…")
+        print(f"{len(keys.keys)} key(s) in {path}")
+        return 0
+    if not args.name:
+        print(f"`mlops api-key {args.action}` needs a NAME", file=sys.stderr)
+        return 2
+    others = [e for e in keys.keys if e.name != args.name]
+    if args.action == "revoke":
+        if len(others) == len(keys.keys):
+            print(f"no key named {args.name!r} in {path}", file=sys.stderr)
+            return 1
+        write_keys(path, KeyFile(keys=others))
+        print(f"revoked {args.name!r}; the service stops accepting it within a second")
+        return 0
+    key = args.key or new_key()
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    try:
+        entry = KeyEntry(name=args.name, sha256=hash_key(key), scopes=scopes)
+    except ValueError as exc:
+        print(f"invalid key: {exc}", file=sys.stderr)
+        return 2
+    write_keys(path, KeyFile(keys=[*others, entry]))
+    if args.quiet:
+        print(key)
+    else:
+        print(
+            f"{'replaced' if len(others) < len(keys.keys) else 'created'} key {args.name!r} ({','.join(scopes)}) in {path}"
+        )
+        print(f"  {key}")
+        print("  (shown once: only its SHA-256 is stored)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -321,9 +411,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("land-sample", help="drop a simulated file in the landing area, in the spec's format")
     p.add_argument("pipeline")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--stations", type=int, default=5)
+    p.add_argument("--stations", type=int, default=5, help="stations in the file, if its format names them")
     window(p, 60)
     p.set_defaults(func=land_sample)
+
+    p = sub.add_parser("serve", help="run the prediction API (FastAPI on uvicorn)")
+    p.add_argument("--host", help="default MLOPS_API_HOST or 127.0.0.1")
+    p.add_argument("--port", type=int, help="default MLOPS_API_PORT or 8000")
+    p.add_argument("--workers", type=int, default=1, help="processes (each loads the models)")
+    p.set_defaults(func=serve)
+
+    p = sub.add_parser("api-key", help="create | revoke | list the API's keys (stored as SHA-256 hashes)")
+    p.add_argument("action", choices=["create", "revoke", "list"])
+    p.add_argument("name", nargs="?", help="who or what the key is for, e.g. streamlit-ui")
+    p.add_argument("--scopes", default="predict", help="comma-separated: predict, admin (default predict)")
+    p.add_argument("--key", help="use this key instead of a new random one (e.g. from a secret store)")
+    p.add_argument("--keys-file", type=Path, help="default MLOPS_API_KEYS_FILE or <data dir>/api/keys.yaml")
+    p.add_argument("--quiet", action="store_true", help="print only the key")
+    p.set_defaults(func=api_key)
 
     from events.envelope import PAYLOADS
 

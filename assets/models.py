@@ -33,7 +33,7 @@ from pipelines.evaluation import (
     holdout,
 )
 from pipelines.features import current_value_column, forecast_inputs, model_feature_columns
-from pipelines.models import train_exceedance_model, train_forecast_model
+from pipelines.models import requested_candidate, train_exceedance_model, train_forecast_model
 from pipelines.spec import ClassificationTask, ModelCandidate, PipelineSpec, RegressionTask
 from pipelines.training_set import exceedance_label_column, label_column
 from resources.events import EventBus
@@ -72,24 +72,14 @@ class TrainingConfig(dg.Config):
 
 
 def requested_candidates(
-    task: RegressionTask | ClassificationTask, config: TrainingConfig
+    spec: PipelineSpec, task: RegressionTask | ClassificationTask, config: TrainingConfig
 ) -> list[ModelCandidate]:
-    """The candidates to train; a requested algorithm must be one the spec allows for this task."""
-    if config.algorithm is None:
-        if config.params:
-            raise dg.Failure("training parameters were given without an algorithm")
-        return list(task.candidates)
-    allowed = {c.algorithm: c for c in task.candidates}
-    if config.algorithm not in allowed:
-        raise dg.Failure(
-            f"algorithm '{config.algorithm}' is not a candidate of task '{task.name}'; allowed: {sorted(allowed)}"
-        )
-    base = allowed[config.algorithm]
-    return [
-        ModelCandidate(
-            name=f"{base.name}_requested", algorithm=base.algorithm, params={**base.params, **config.params}
-        )
-    ]
+    """The candidates to train: the one requested, or the spec's when none is."""
+    try:
+        requested = requested_candidate(spec, task, config.algorithm, config.params)
+    except ValueError as exc:
+        raise dg.Failure(f"training request rejected: {exc}") from None
+    return [requested] if requested else list(task.candidates)
 
 
 def _feature_importance_figure(model: Any, rows: pd.DataFrame, label: str, columns: list[str]) -> Figure:
@@ -162,7 +152,7 @@ def build_task_assets(
         mlflow_registry: MlflowRegistry,
         training_set: pd.DataFrame,
     ) -> dg.Output[dict]:
-        candidates = requested_candidates(task, config)
+        candidates = requested_candidates(spec, task, config)
         try:
             if regression:
                 trained, report = train_forecast_model(training_set, spec, task, candidates)

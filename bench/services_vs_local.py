@@ -111,7 +111,7 @@ def drop_databases(env: dict[str, str]) -> None:
     )
     conn.autocommit = True
     with conn.cursor() as cur:
-        for name in (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"]):
+        for name in (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]):
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     conn.close()
 
@@ -156,8 +156,10 @@ def main() -> int:
         "S3_PORT": str(free_port_block(8)),
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
+        "API_PORT": str(free_port_block(1)),
         "DAGSTER_PG_DB": f"mlops_bench_dagster_{suffix}",
         "MLFLOW_PG_DB": f"mlops_bench_mlflow_{suffix}",
+        "API_PG_DB": f"mlops_bench_api_{suffix}",
         "MLOPS_LAKE_BUCKET": f"lake-{suffix}",
         "MLOPS_LANDING_BUCKET": f"landing-{suffix}",
         "MLOPS_MLFLOW_BUCKET": f"mlflow-{suffix}",

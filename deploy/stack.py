@@ -375,6 +375,31 @@ def dagster_services(env: Mapping[str, str], home: Path, prepare: Callable[[], N
     ]
 
 
+def api_service(
+    env: Mapping[str, str],
+    needs: tuple[str, ...] = (),
+    database_url: str | None = None,
+    prepare: Callable[[], None] | None = None,
+) -> Service:
+    """The prediction API (`mlops serve`); it keeps serving its last good models if MLflow goes away.
+    Its predictions, feedback and tasks go to `database_url` (SQLite under the data dir if None)."""
+    host, port = env["STACK_HOST"], env["API_PORT"]
+    return Service(
+        name="api",
+        needs=needs,
+        prepare=prepare,
+        command=[str(BIN_DIR / "mlops"), "serve", "--host", host, "--port", port],
+        env={
+            "MLOPS_DATA_DIR": str(data_dir(env)),
+            "MLOPS_API_DAGSTER_URL": f"http://{host}:{env['DAGSTER_PORT']}",
+            **({"MLOPS_API_DATABASE_URL": database_url} if database_url else {}),
+        },
+        healthy=lambda: http_ok(f"http://{host}:{port}/healthz"),
+        url=f"http://{host}:{port}/docs",
+        start_timeout=120.0,
+    )
+
+
 def data_dir(env: Mapping[str, str]) -> Path:
     """MLOPS_DATA_DIR (from the env file or the environment), absolute: services run from the repo root."""
     return Path(env.get("MLOPS_DATA_DIR") or os.environ.get("MLOPS_DATA_DIR") or REPO_DIR / ".data").resolve()
@@ -406,6 +431,7 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
         return [
             *dagster_services(env, home, prepare_local),
             mlflow_ui(env, settings.local_mlflow_uri),
+            api_service(env),
         ]
 
     def prepare_dagster() -> None:
@@ -417,6 +443,12 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
         s3_server(env, state),
         mlflow_server(env),
         *dagster_services(env, home, prepare_dagster),
+        api_service(
+            env,
+            needs=("mlflow",),
+            database_url=postgres_url(env, env["API_PG_DB"]),
+            prepare=lambda: ensure_database(env, env["API_PG_DB"]),
+        ),
     ]
 
 

@@ -7,6 +7,7 @@ their `predict_frame` is the one prediction path for evaluation, forecasts and t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,37 @@ def build_estimator(candidate: ModelCandidate, kind: str, seed: int = 0) -> Pipe
     return make_pipeline(estimator)
 
 
+def requested_candidate(
+    spec: PipelineSpec,
+    task: RegressionTask | ClassificationTask,
+    algorithm: str | None,
+    params: dict[str, Any],
+) -> ModelCandidate | None:
+    """The candidate a training request asks for (the spec's parameters overridden by `params`), or None
+    for "let the spec's candidates compete". A ValueError says why the request cannot be trained; the
+    sensor, the model asset and the API all check requests here, before any run starts."""
+    if algorithm is None:
+        if params:
+            raise ValueError("params were given without an algorithm")
+        return None
+    allowed = {c.algorithm: c for c in task.candidates}
+    if algorithm not in allowed:
+        raise ValueError(
+            f"algorithm {algorithm!r} is not a candidate of {spec.name}.{task.name}; allowed: {sorted(allowed)}"
+        )
+    base = allowed[algorithm]
+    candidate = ModelCandidate(
+        name=f"{base.name}_requested", algorithm=base.algorithm, params={**base.params, **params}
+    )
+    kind = "classification" if isinstance(task, ClassificationTask) else "regression"
+    try:
+        # scikit-learn checks parameter types and ranges only at fit; check them now, not mid-run.
+        build_estimator(candidate, kind)[-1]._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"invalid params for {algorithm}: {exc}") from None
+    return candidate
+
+
 def fit_difficulty_model(x: pd.DataFrame, abs_residuals: np.ndarray) -> Pipeline:
     """Learns how hard a row is to predict (its log absolute residual), so that intervals widen where
     the noise is larger: in winter, at rush hour, at polluted stations."""
@@ -69,6 +101,14 @@ def fit_difficulty_model(x: pd.DataFrame, abs_residuals: np.ndarray) -> Pipeline
         HistGradientBoostingRegressor(max_iter=60, max_leaf_nodes=15, min_samples_leaf=100, random_state=0)
     )
     return model.fit(x, np.log(abs_residuals + floor))
+
+
+def _predict(estimator: Pipeline, x: Any) -> np.ndarray:
+    return estimator.predict(x)
+
+
+def _predict_proba(estimator: Pipeline, x: Any) -> np.ndarray:
+    return estimator.predict_proba(x)
 
 
 class ForecastModel(mlflow.pyfunc.PythonModel):
@@ -95,15 +135,22 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
 
     def predict_frame(self, inputs: pd.DataFrame) -> pd.DataFrame:
         x = inputs[self.feature_columns].astype(float)
-        horizons = x["horizon"].to_numpy()
+        return pd.DataFrame(self.predict_columns(x, x["horizon"].to_numpy()), index=inputs.index)
+
+    def predict_columns(
+        self, x: Any, horizons: np.ndarray, predict: Callable[[Pipeline, Any], np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
+        """The outputs for feature rows `x` (in `feature_columns` order); `predict(estimator, x)` may
+        replace scikit-learn's own call with an equivalent faster one (the API does, for small batches)."""
+        predict = predict or _predict
         out = {}
         for target, estimator in self.estimators.items():
-            point = estimator.predict(x)
+            point = predict(estimator, x)
             width = lookup_halfwidths(self.halfwidths[target], horizons) * np.exp(
-                self.difficulty[target].predict(x)
+                predict(self.difficulty[target], x)
             )
             out[target], out[f"{target}_lower"], out[f"{target}_upper"] = point, point - width, point + width
-        return pd.DataFrame(out, index=inputs.index)
+        return out
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -124,9 +171,17 @@ class ExceedanceModel(mlflow.pyfunc.PythonModel):
 
     def predict_frame(self, inputs: pd.DataFrame) -> pd.DataFrame:
         x = inputs[self.feature_columns].astype(float)
+        return pd.DataFrame(self.predict_columns(x), index=inputs.index)
+
+    def predict_columns(
+        self, x: Any, predict_proba: Callable[[Pipeline, Any], np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
+        """`probability` for feature rows `x`; `predict_proba(estimator, x)` may replace scikit-learn's call."""
         classes = list(self.estimator.classes_)
-        proba = self.estimator.predict_proba(x)[:, classes.index(1.0)] if 1.0 in classes else np.zeros(len(x))
-        return pd.DataFrame({"probability": proba}, index=inputs.index)
+        if 1.0 not in classes:
+            return {"probability": np.zeros(len(x))}
+        proba = (predict_proba or _predict_proba)(self.estimator, x)
+        return {"probability": proba[:, classes.index(1.0)]}
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None

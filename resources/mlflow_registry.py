@@ -47,6 +47,7 @@ def unreachable(exc: BaseException) -> bool:
 @functools.lru_cache(maxsize=16)
 def _load_version(tracking_uri: str, model_uri: str) -> Any:
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)  # a `models:/` URI resolves through the registry URI
     return mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
 
 

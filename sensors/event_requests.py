@@ -18,9 +18,9 @@ import dagster as dg
 from assets.factory import partitions_for, refresh_job_name, train_job_name
 from assets.models import TRACE_TAG
 from events.envelope import DatasetLanded, Envelope, InvalidEvent, TrainingRequested
-from pipelines.models import build_estimator
+from pipelines.models import requested_candidate
 from pipelines.parsing import parse_source_file
-from pipelines.spec import ClassificationTask, FilesSource, ModelCandidate, PipelineSpec
+from pipelines.spec import FilesSource, PipelineSpec
 from resources.object_store import ObjectStore
 
 EVENT_ID_TAG = "mlops/event_id"
@@ -137,26 +137,11 @@ def training_run_config(spec: PipelineSpec, payload: TrainingRequested) -> dict[
         raise InvalidEvent(
             f"pipeline {spec.name!r} has no task {payload.task!r}; tasks: {[t.name for t in spec.tasks]}"
         ) from None
-    if payload.algorithm is None:
-        if payload.params:
-            raise InvalidEvent("params were given without an algorithm")
-        return {}
-    allowed = {c.algorithm: c for c in task.candidates}
-    if payload.algorithm not in allowed:
-        raise InvalidEvent(
-            f"algorithm {payload.algorithm!r} is not a candidate of {spec.name}.{task.name}; allowed: {sorted(allowed)}"
-        )
-    base = allowed[payload.algorithm]
-    candidate = ModelCandidate(
-        name=base.name, algorithm=base.algorithm, params={**base.params, **payload.params}
-    )
-    kind = "classification" if isinstance(task, ClassificationTask) else "regression"
     try:
-        estimator = build_estimator(candidate, kind)
-        # scikit-learn checks parameter types and ranges only at fit; check them now, not mid-run.
-        estimator[-1]._validate_params()
-    except (ValueError, TypeError) as exc:
-        raise InvalidEvent(f"invalid params for {payload.algorithm}: {exc}") from None
+        if requested_candidate(spec, task, payload.algorithm, payload.params) is None:
+            return {}
+    except ValueError as exc:
+        raise InvalidEvent(str(exc)) from None
     return {
         "ops": {
             f"{spec.name}__{task.name}_model": {

@@ -10,10 +10,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
 
+from definitions import build_definitions
 from deploy.stack import BIN_DIR, Stack, free_port_block, load_env, service_table
 from resources.settings import get_settings
 from tests.conftest import port_open, require
@@ -63,7 +65,7 @@ def _drop_databases(env: dict[str, str]) -> None:
     conn = psycopg2.connect(host=PG[0], port=PG[1], user=env["DAGSTER_PG_USER"], dbname="postgres")
     conn.autocommit = True
     with conn.cursor() as cur:
-        for name in (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"]):
+        for name in (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]):
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     conn.close()
 
@@ -89,16 +91,19 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "S3_PORT": str(free_port_block(8)),
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
+        "API_PORT": str(free_port_block(1)),
         "MLFLOW_WORKERS": "1",
         "DAGSTER_PG_HOST": PG[0],
         "DAGSTER_PG_PORT": str(PG[1]),
         "DAGSTER_PG_DB": f"mlops_test_dagster_{suffix}",
         "MLFLOW_PG_DB": f"mlops_test_mlflow_{suffix}",
+        "API_PG_DB": f"mlops_test_api_{suffix}",
         "MLOPS_LAKE_BUCKET": f"lake-{suffix}",
         "MLOPS_LANDING_BUCKET": f"landing-{suffix}",
         "MLOPS_MLFLOW_BUCKET": f"mlflow-{suffix}",
         "MLOPS_EVENTS_EXCHANGE": f"mlops.test.{suffix}",
         "MLOPS_DATA_DIR": str(root / "data"),
+        "MLOPS_API_REFRESH_SECONDS": "5",  # the API notices an MLflow outage within seconds
     }
     # The file's defaults plus these overrides only: the developer's own environment stays out.
     env = {**load_env(environ=overrides), **overrides, "MLOPS_PROFILE": "services"}
@@ -112,3 +117,38 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         _drop_databases(env)
         with contextlib.suppress(Exception):
             _delete_exchanges(env)
+
+
+def partition_range(start: str, end: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+
+
+def step_errors(result: dg.ExecuteInProcessResult, event_type: str) -> list[str]:
+    """The full error text (with causes) of every event of one type, e.g. STEP_UP_FOR_RETRY."""
+    return [
+        e.event_specific_data.error.to_string()
+        for e in result.all_events
+        if e.event_type_value == event_type and getattr(e.event_specific_data, "error", None)
+    ]
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+@pytest.fixture(scope="package")
+def trained(services) -> SimpleNamespace:
+    """Two months of the simulated network through the whole graph, once for this package."""
+    with services.instance() as instance:
+        result = (
+            build_definitions()
+            .resolve_job_def("air_quality_refresh")
+            .execute_in_process(
+                instance=instance,
+                run_config=QUIET,
+                tags=partition_range("2024-01-01", "2024-02-29"),
+                raise_on_error=False,
+            )
+        )
+    return SimpleNamespace(
+        success=result.success, run_id=result.run_id, failures=step_errors(result, "STEP_FAILURE")
+    )

@@ -7,7 +7,6 @@ import concurrent.futures
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import dagster as dg
 import httpx
@@ -21,42 +20,11 @@ from resources.definitions import build_resources
 from resources.lake import Lake
 from resources.object_store import ObjectStore
 from resources.settings import get_settings
+from tests.services.conftest import partition_range, step_errors
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 MODELS = ("air_quality.forecast", "air_quality.exceedance")
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-def partition_range(start: str, end: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
-
-
-def step_errors(result: dg.ExecuteInProcessResult, event_type: str) -> list[str]:
-    """The full error text (with causes) of every event of one type, e.g. STEP_UP_FOR_RETRY."""
-    return [
-        e.event_specific_data.error.to_string()
-        for e in result.all_events
-        if e.event_type_value == event_type and getattr(e.event_specific_data, "error", None)
-    ]
-
-
-@pytest.fixture(scope="module")
-def trained(services) -> SimpleNamespace:
-    """Two months of the simulated network through the whole graph, once for this module."""
-    with services.instance() as instance:
-        result = (
-            build_definitions()
-            .resolve_job_def("air_quality_refresh")
-            .execute_in_process(
-                instance=instance,
-                run_config=QUIET,
-                tags=partition_range("2024-01-01", "2024-02-29"),
-                raise_on_error=False,
-            )
-        )
-    return SimpleNamespace(
-        success=result.success, run_id=result.run_id, failures=step_errors(result, "STEP_FAILURE")
-    )
 
 
 def test_whole_graph_lands_in_postgres_s3_and_the_mlflow_server(services, trained, tmp_path: Path):

@@ -1,0 +1,455 @@
+"""Benchmark: this service's predict endpoint vs `mlflow models serve` on the same registered model.
+
+One run, in a fresh temporary data dir: `mlops materialize --pipeline air_quality` (local profile) trains
+and registers `air_quality.forecast` version 1; then both servers run side by side on it: `mlops serve`
+(this service: FastAPI on uvicorn, micro-batching) and `mlflow models serve --env-manager local` (MLflow's
+scoring server, its default worker count). Before measuring, the same rows are sent to both and their
+predictions must agree within 1e-6 (same model, same inputs: a fair comparison).
+
+1. Single-row requests: `wrk` with `--connections` open connections for `--duration` seconds against each
+   server in turn (the other idle), after a short warm-up; req/s, p50, p99 and non-2xx/socket errors
+   (any error flags the run). Goals: ≥ 20× MLflow's req/s, p99 ≤ 25 ms.
+2. A 10,000-row batch (feature rows sampled with replacement): rows/s over the whole HTTP round trip
+   (httpx, body serialized beforehand), median of 5 after a warm-up, against in-process
+   `predict_frame` of the loaded pyfunc on the same rows (median of 5). Goal: ≥ 50% of in-process.
+   MLflow's server is timed once on the same batch for context.
+
+The load generator runs on the same machine as the servers, so it takes CPU from them (both alike).
+
+    .venv/bin/python bench/serving_vs_mlflow.py [--duration 30] [--connections 16] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BIN_DIR = Path(sys.executable).parent
+
+PIPELINE = "air_quality"
+MODEL = "air_quality.forecast"
+MODEL_URI = f"models:/{MODEL}/1"
+START, END = "2024-01-01", "2024-02-29"
+BATCH_ROWS = 10_000
+REPEATS = 5
+WARMUP_SECONDS = 3
+TOLERANCE = 1e-6
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    log: Path
+    base_url: str
+    started: float
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    output: str
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_env(data: Path) -> dict[str, str]:
+    """The caller's environment without its platform/MLflow/Dagster settings, on the temporary data dir;
+    the venv's bin first on PATH (`mlflow models serve` execs `uvicorn` by name)."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_")) and k != "DAGSTER_HOME"
+    }
+    env.update(
+        MLOPS_PROFILE="local",
+        MLOPS_DATA_DIR=str(data),
+        PATH=f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run(cmd: list[str], env: dict[str, str], what: str) -> str:
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def start_server(name: str, cmd: list[str], env: dict[str, str], log: Path, base_url: str) -> Server:
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Server(name, process, log, base_url, started)
+
+
+def wait_ready(server: Server, path: str, timeout: float = 180.0) -> float:
+    """Seconds from the server's start until `path` answers 200."""
+    import httpx
+
+    while time.perf_counter() - server.started < timeout:
+        if server.process.poll() is not None:
+            raise SystemExit(
+                f"{server.name} exited ({server.process.returncode}):\n{server.log.read_text()[-3000:]}"
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.base_url + path, timeout=2).status_code == 200:
+                return time.perf_counter() - server.started
+        time.sleep(0.1)
+    raise SystemExit(f"{server.name} not ready after {timeout:.0f} s:\n{server.log.read_text()[-3000:]}")
+
+
+def stop_server(server: Server, grace: float = 5.0) -> None:
+    """SIGTERM to the server's process group, SIGKILL after `grace` seconds."""
+    if server.process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=grace)
+
+
+def request_rows(data: Path) -> tuple[list[str], list[dict]]:
+    """The model's input columns and one feature row per station and horizon, from the lake's features
+    with the project's own feature function (None for a missing value)."""
+    from upath import UPath
+
+    from pipelines.features import forecast_inputs, model_feature_columns
+    from pipelines.spec import load_specs
+    from resources.lake import Lake
+
+    features = Lake(UPath(f"{data}/lake")).read([PIPELINE, "features"])
+    spec = load_specs()[PIPELINE]
+    task = spec.task("forecast")
+    inputs = forecast_inputs(features, spec, task)
+    columns = model_feature_columns(spec, task)
+    return columns, json.loads(inputs[columns].to_json(orient="records"))
+
+
+def wrk_script(folder: Path, name: str, body: bytes, headers: dict[str, str]) -> Path:
+    """A wrk Lua script that POSTs `body` (read from a file, so no quoting) with `headers`."""
+    body_path = folder / f"{name}.json"
+    body_path.write_bytes(body)
+    lines = ['wrk.method = "POST"']
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    lines += [
+        f"local f = assert(io.open({json.dumps(str(body_path))}, 'rb'))",
+        "wrk.body = f:read('*a')",
+        "f:close()",
+    ]
+    script = folder / f"{name}.lua"
+    script.write_text("\n".join(lines) + "\n")
+    return script
+
+
+_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * _UNITS_MS[unit]
+
+
+def parse_wrk(output: str) -> LoadResult:
+    def find(pattern: str) -> re.Match | None:
+        return re.search(pattern, output, re.MULTILINE)
+
+    rps = find(r"^Requests/sec:\s+([\d.]+)")
+    p50 = find(r"^\s+50%\s+([\d.]+)(us|ms|s|m|h)\b")
+    p99 = find(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\b")
+    total = find(r"^\s+(\d+) requests in")
+    if not (rps and p50 and p99 and total):
+        raise SystemExit(f"could not read wrk's output:\n{output}")
+    non_2xx = find(r"Non-2xx or 3xx responses:\s+(\d+)")
+    sockets = find(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+    return LoadResult(
+        requests=int(total.group(1)),
+        rps=float(rps.group(1)),
+        p50_ms=_ms(*p50.groups()),
+        p99_ms=_ms(*p99.groups()),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
+        output=output,
+    )
+
+
+def load(url: str, script: Path, connections: int, seconds: int) -> LoadResult:
+    threads = max(1, min(2, connections))
+    done = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return parse_wrk(done.stdout)
+
+
+def max_diff(ours: list[dict], theirs: list[dict]) -> tuple[float, list[str]]:
+    """Largest |difference| over every output MLflow returns, and those output names."""
+    if len(ours) != len(theirs):
+        raise SystemExit(
+            f"fairness check: {len(ours)} predictions from this service, {len(theirs)} to compare with"
+        )
+    names = sorted(theirs[0])
+    missing = [n for n in names if n not in ours[0]]
+    if missing:
+        raise SystemExit(f"fairness check: this service does not return {missing}")
+    worst = 0.0
+    for a, b in zip(ours, theirs, strict=True):
+        for n in names:
+            if (a[n] is None) != (b[n] is None):
+                return float("inf"), names
+            if a[n] is not None:
+                worst = max(worst, abs(float(a[n]) - float(b[n])))
+    return worst, names
+
+
+def timed(call, repeats: int = REPEATS) -> tuple[float, list]:
+    """Median wall time of `repeats` calls after one warm-up, and what each of them returned (checked by
+    the caller afterwards, outside the timing)."""
+    call()
+    times, results = [], []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        results.append(call())
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=30, help="seconds of load per server (default 30)")
+    parser.add_argument("--connections", type=int, default=16, help="open connections (default 16)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data dir and server logs")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (`make bench-serving` installs it: apt-get install wrk)")
+
+    import httpx
+    import orjson
+    import pandas as pd
+
+    work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    data = work / "data"
+    env = clean_env(data)
+    tracking_uri = f"sqlite:///{data}/mlflow/mlflow.db"
+    mlflow_version = importlib.metadata.version("mlflow")
+    print(
+        f"{PIPELINE}, {START} .. {END}: `mlops serve` vs `mlflow models serve --env-manager local` "
+        f"(MLflow {mlflow_version}) on {MODEL} v1; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f} at start; wrk on the same machine",
+        flush=True,
+    )
+    servers: list[Server] = []
+    failed = False
+    try:
+        began = time.perf_counter()
+        out = run(
+            [str(BIN_DIR / "mlops"), "materialize", "--pipeline", PIPELINE, "--start", START, "--end", END],
+            env, "mlops materialize",
+        )  # fmt: skip
+        summary = re.search(rf"{PIPELINE}: (ok|FAILED) \(([\d.]+) s\)", out)
+        if summary is None or summary.group(1) != "ok":
+            raise SystemExit(f"materialize did not report ok:\n{out[-3000:]}")
+        print(f"  trained and registered {MODEL} v1 in {time.perf_counter() - began:.1f} s", flush=True)
+        key = run(
+            [str(BIN_DIR / "mlops"), "api-key", "create", "bench", "--scopes", "predict", "--quiet"],
+            env, "mlops api-key create",
+        ).strip()  # fmt: skip
+        columns, rows = request_rows(data)
+
+        ours_port, mlflow_port = free_port(), free_port()
+        ours = start_server(
+            "this service",
+            [str(BIN_DIR / "mlops"), "serve"],
+            {**env, "MLOPS_API_PORT": str(ours_port)},
+            work / "serve.log",
+            f"http://127.0.0.1:{ours_port}",
+        )
+        servers.append(ours)
+        theirs = start_server(
+            "mlflow models serve",
+            [
+                str(BIN_DIR / "mlflow"), "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
+                "-h", "127.0.0.1", "-p", str(mlflow_port),
+            ],
+            {**env, "MLFLOW_TRACKING_URI": tracking_uri},
+            work / "mlflow-serve.log",
+            f"http://127.0.0.1:{mlflow_port}",
+        )  # fmt: skip
+        servers.append(theirs)
+        ours_ready = wait_ready(ours, "/readyz")
+        theirs_ready = wait_ready(theirs, "/ping")
+        workers = re.search(r"uvicorn .*--workers (\d+)", theirs.log.read_text())
+        mlflow_workers = f"{workers.group(1)} uvicorn worker(s)" if workers else "uvicorn, workers not stated"
+        print(
+            f"  ready: this service in {ours_ready:.1f} s (uvicorn, 1 worker, micro-batching); "
+            f"mlflow models serve in {theirs_ready:.1f} s ({mlflow_workers}, its default: --workers not given)",
+            flush=True,
+        )
+
+        ours_url = f"{ours.base_url}/v1/pipelines/{PIPELINE}/predict"
+        theirs_url = f"{theirs.base_url}/invocations"
+        ours_headers = {"Content-Type": "application/json", "X-API-Key": key}
+        theirs_headers = {"Content-Type": "application/json"}
+        client = httpx.Client(timeout=120)
+
+        def ask_ours(batch: list[dict]) -> dict:
+            reply = client.post(ours_url, content=orjson.dumps({"rows": batch}), headers=ours_headers)
+            if reply.status_code != 200:
+                raise SystemExit(f"this service answered {reply.status_code}: {reply.text[:1000]}")
+            return reply.json()
+
+        def ask_theirs(batch: list[dict]) -> list[dict]:
+            body = orjson.dumps({"dataframe_records": batch})
+            reply = client.post(theirs_url, content=body, headers=theirs_headers)
+            if reply.status_code != 200:
+                raise SystemExit(f"mlflow models serve answered {reply.status_code}: {reply.text[:1000]}")
+            return reply.json()["predictions"]
+
+        # Fairness: the same rows give the same numbers on both servers.
+        row = rows[0]
+        answer = ask_ours([row])
+        if answer["model_version"] != "1":
+            raise SystemExit(f"this service serves version {answer['model_version']}, not 1")
+        single, names = max_diff(answer["predictions"], ask_theirs([row]))
+        every, _ = max_diff(ask_ours(rows)["predictions"], ask_theirs(rows))
+        if max(single, every) > TOLERANCE:
+            raise SystemExit(
+                f"fairness check failed: predictions differ by {max(single, every):.3g} (> {TOLERANCE})"
+            )
+        print(
+            f"  fairness: same predictions from both ({', '.join(names)}): max |diff| {single:.1e} on the "
+            f"benchmark row, {every:.1e} over all {len(rows)} feature rows (tolerance {TOLERANCE:.0e})",
+            flush=True,
+        )
+
+        # 1. single-row requests under load, one server at a time
+        scripts = {
+            ours.name: (
+                ours_url,
+                wrk_script(work, "ours", orjson.dumps({"rows": [row]}), ours_headers),
+            ),
+            theirs.name: (
+                theirs_url,
+                wrk_script(work, "mlflow", orjson.dumps({"dataframe_records": [row]}), theirs_headers),
+            ),
+        }
+        results: dict[str, LoadResult] = {}
+        for name, (url, script) in scripts.items():
+            load(url, script, args.connections, WARMUP_SECONDS)
+            results[name] = load(url, script, args.connections, args.duration)
+            r = results[name]
+            print(f"  wrk {name}: {r.requests:,} requests, {r.rps:,.1f} req/s, errors {r.errors}", flush=True)
+
+        # 2. the 10,000-row batch
+        batch_frame = pd.DataFrame(rows, columns=columns).sample(BATCH_ROWS, replace=True, random_state=0)
+        batch = json.loads(batch_frame.to_json(orient="records"))
+        ours_body = orjson.dumps({"rows": batch})
+        theirs_body = orjson.dumps({"dataframe_records": batch})
+
+        ours_batch, replies = timed(lambda: client.post(ours_url, content=ours_body, headers=ours_headers))
+        for reply in replies:
+            if reply.status_code != 200 or len(reply.json()["predictions"]) != BATCH_ROWS:
+                raise SystemExit(f"this service answered {reply.status_code}: {reply.text[:1000]}")
+        began = time.perf_counter()
+        reply = client.post(theirs_url, content=theirs_body, headers=theirs_headers)
+        theirs_batch = time.perf_counter() - began
+        if reply.status_code != 200:
+            raise SystemExit(f"mlflow models serve answered {reply.status_code}: {reply.text[:1000]}")
+        batch_diff, _ = max_diff(ask_ours(batch)["predictions"], reply.json()["predictions"])
+
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+        import mlflow
+
+        model = mlflow.pyfunc.load_model(MODEL_URI).unwrap_python_model()
+        frame = pd.DataFrame(batch, columns=columns, dtype=float)  # the very values sent over HTTP
+        in_process, _ = timed(lambda: model.predict_frame(frame))
+        local_diff, _ = max_diff(
+            ask_ours(batch)["predictions"], model.predict_frame(frame).to_dict("records")
+        )
+        client.close()
+    finally:
+        for server in servers:
+            stop_server(server)
+        if args.keep:
+            print(f"  kept {work} (server logs: serve.log, mlflow-serve.log)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    a, b = results[ours.name], results[theirs.name]
+    ratio = a.rps / b.rps
+    print()
+    print(f"single-row requests, {args.connections} connections, {args.duration} s each (wrk)")
+    print(f"{'server':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'errors':>8}")
+    for name, r in results.items():
+        print(f"{name:<22}{r.rps:>10,.1f}{r.p50_ms:>10.1f}{r.p99_ms:>10.1f}{r.requests:>10,}{r.errors:>8}")
+    print(
+        f"{'ratio':<22}{ratio:>9.1f}x (goal ≥ 20x: {'yes' if ratio >= 20 else 'no'}); "
+        f"p99 ≤ 25 ms: {'yes' if a.p99_ms <= 25 else 'no'} ({a.p99_ms:.1f} ms)"
+    )
+    print()
+    share = in_process / ours_batch
+    print(f"{BATCH_ROWS:,}-row batch (one request; median of {REPEATS} unless noted)")
+    print(f"{'':<30}{'seconds':>9}{'rows/s':>12}{'vs in-process':>15}")
+    for label, seconds in (
+        ("in-process predict_frame", in_process),
+        ("this service (HTTP)", ours_batch),
+        ("mlflow models serve (HTTP, 1×)", theirs_batch),
+    ):
+        print(f"{label:<30}{seconds:>9.3f}{BATCH_ROWS / seconds:>12,.0f}{in_process / seconds:>14.0%}")
+    print(f"this service / in-process: {share:.0%} (goal ≥ 50%: {'yes' if share >= 0.5 else 'no'})")
+    print(
+        f"same batch, max |diff| of this service's predictions: vs MLflow {batch_diff:.1e}, "
+        f"vs in-process {local_diff:.1e}"
+    )
+    if max(batch_diff, local_diff) > TOLERANCE:
+        failed = True
+        print(f"PREDICTIONS DIFFER on the batch by more than {TOLERANCE:.0e}: the comparison is not fair")
+    for name, r in results.items():
+        if r.errors:
+            failed = True
+            print(
+                f"ERRORS under load on {name}: {r.non_2xx} non-2xx responses, {r.socket_errors} socket "
+                "errors; its figures above are not valid"
+            )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Request ids, trace ids, JSON logs and Prometheus metrics for every request.
+
+`RequestContext` is a plain ASGI middleware (no per-request task or body copy): it names the request
+(`X-Request-ID`, or a new one), continues the caller's trace (`traceparent` or `X-Trace-ID`, or a new one),
+puts both on the response and in every log line written while the request runs, and records the request in
+the metrics under its route template. (Body size limits are FastAPI's own `max_body_size`.)"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+import orjson
+from prometheus_client import Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.problems import problem_body
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+TRACE_ID: contextvars.ContextVar[str] = contextvars.ContextVar("trace_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+REQUESTS = Counter("mlops_api_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "mlops_api_request_duration_seconds",
+    "Time from request to response",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PREDICTIONS = Counter("mlops_api_predictions_total", "Rows predicted", ["pipeline", "task", "model_version"])
+BATCH_ROWS = Histogram(
+    "mlops_api_batch_rows",
+    "Rows per model call (micro-batches and batch requests)",
+    ["pipeline", "task"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 10_000, 50_000),
+)
+MODEL_LOADS = Counter(
+    "mlops_api_model_loads_total", "Champion loads and swaps", ["pipeline", "task", "outcome"]
+)
+MODEL_LOAD_SECONDS = Histogram(
+    "mlops_api_model_load_duration_seconds",
+    "Time to load a model version",
+    ["pipeline", "task"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+MODEL_VERSION = Gauge("mlops_api_model_version", "Champion version being served", ["pipeline", "task"])
+
+
+def new_trace_id() -> str:
+    return uuid.uuid4().hex
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the request and trace id of the request being served."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
+            "trace_id": getattr(record, "trace_id", None) or TRACE_ID.get(),
+        }
+        for key in ("method", "path", "route", "status", "duration_ms", "client"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr for the service and uvicorn (whose access log is replaced by ours)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in ("mlops", "uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+access_log = logging.getLogger("mlops.api.access")
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        headers = {k: v for k, v in scope["headers"]}
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        trace_id = _trace_id(headers)
+        REQUEST_ID.set(request_id)
+        TRACE_ID.set(trace_id)
+        scope.setdefault("state", {})["trace_id"] = trace_id
+        extra = [(b"x-request-id", request_id.encode()), (b"x-trace-id", trace_id.encode())]
+        status = 500
+        replaced = False
+
+        async def send_with_ids(message: Message) -> None:
+            nonlocal status, replaced
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if status == 413 and (b"content-type", b"text/plain; charset=utf-8") in message["headers"]:
+                    # FastAPI's body limit answers in plain text; our clients get problem+json.
+                    replaced = True
+                    body = problem_body(
+                        413, "the request body is larger than this route accepts", scope["path"]
+                    )
+                    message = {
+                        "type": "http.response.start",
+                        "status": 413,
+                        "headers": [
+                            (b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode()),
+                            *extra,
+                        ],
+                    }
+                    await send(message)
+                    await send({"type": "http.response.body", "body": body})
+                    return
+                message["headers"] = [*message.get("headers", []), *extra]
+            elif replaced:
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_ids)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "(unmatched)"
+            elapsed = time.perf_counter() - began
+            REQUESTS.labels(scope["method"], template, str(status)).inc()
+            LATENCY.labels(scope["method"], template).observe(elapsed)
+            if template != "/metrics":
+                access_log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "client": (scope.get("client") or ("-",))[0],
+                    },
+                )
+
+
+def _trace_id(headers: dict[bytes, bytes]) -> str:
+    parent = _TRACEPARENT.match(headers.get(b"traceparent", b"").decode("latin-1"))
+    if parent:
+        return parent.group(1)
+    given = headers.get(b"x-trace-id", b"").decode("latin-1")
+    return given if _SAFE_ID.match(given) else new_trace_id()

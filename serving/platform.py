@@ -1,0 +1,130 @@
+"""Everything a request may need, built once at start from the settings: the specs, the registry, the
+lake, the landing area, the event bus, the service's store, the keys and the models being served."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import dagster as dg
+import httpx
+
+from events.bus import BrokerUnavailable
+from events.envelope import make_event
+from pipelines.spec import SPECS_DIR, PipelineSpec, load_specs
+from resources.definitions import build_resources
+from resources.events import EventBus, RabbitEventBus
+from resources.lake import Lake
+from resources.mlflow_registry import MlflowRegistry
+from resources.object_store import ObjectStore
+from resources.settings import PlatformSettings
+from serving.auth import KeyRing
+from serving.batching import MicroBatcher
+from serving.champions import ChampionStore, PromotionListener
+from serving.config import ServingSettings
+from serving.forecasts import LakeViews
+from serving.store import Store
+
+log = logging.getLogger("mlops.api")
+
+
+@dataclass
+class Platform:
+    settings: PlatformSettings
+    serving: ServingSettings
+    specs: dict[str, PipelineSpec]
+    registry: MlflowRegistry
+    lake: Lake
+    lake_views: LakeViews
+    lake_store: ObjectStore
+    landing: ObjectStore
+    events: EventBus
+    store: Store
+    keys: KeyRing
+    champions: ChampionStore
+    listener: PromotionListener | None
+    batcher: MicroBatcher
+    dagster: httpx.AsyncClient
+    _background: asyncio.Task | None = None
+
+    @classmethod
+    def build(cls, settings: PlatformSettings, serving: ServingSettings) -> Platform:
+        resources = build_resources(settings)
+        registry: MlflowRegistry = resources["mlflow_registry"]
+        registry.setup_for_execution(dg.build_init_resource_context())  # short MLflow client retries
+        lake_store: ObjectStore = resources["lake"].process_config_and_initialize()
+        specs = load_specs(settings.specs_dir or SPECS_DIR)
+        champions = ChampionStore(specs, registry, serving.refresh_seconds)
+        events: EventBus = resources["events"]
+        listener = (
+            PromotionListener(events.url, events.exchange, champions)
+            if isinstance(events, RabbitEventBus)
+            else None
+        )
+        return cls(
+            settings=settings,
+            serving=serving,
+            specs=specs,
+            registry=registry,
+            lake=Lake(lake_store.root()),
+            lake_views=LakeViews(Lake(lake_store.root())),
+            lake_store=lake_store,
+            landing=resources["landing"].process_config_and_initialize(),
+            events=events,
+            store=Store(serving.db_url()),
+            keys=KeyRing(serving.keys_path()),
+            champions=champions,
+            listener=listener,
+            batcher=MicroBatcher(champions.get, serving.batch_wait_ms / 1000, serving.batch_max_rows),
+            dagster=httpx.AsyncClient(base_url=serving.dagster_url, timeout=5.0),
+        )
+
+    def publish_feedback(self, row: dict) -> bool:
+        """Announce one stored feedback row as `feedback.recorded` (its id fixed, so a re-send is the same
+        event); False, and left for the next try, while the broker is away."""
+        envelope = make_event(
+            "feedback.recorded",
+            {k: row[k] for k in ("prediction_id", "observed", "pipeline", "target")},
+            source=self.events.source,
+            trace_id=row.get("trace_id") or None,
+        ).model_copy(update={"id": row["event_id"]})
+        try:
+            self.events.send(envelope)
+        except BrokerUnavailable:
+            return False
+        self.store.mark_published(row["event_id"])
+        return True
+
+    async def _resend_feedback(self, every: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                for row in await asyncio.to_thread(self.store.unpublished_feedback):
+                    if not await asyncio.to_thread(self.publish_feedback, row):
+                        break
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("re-sending feedback failed")
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.champions.refresh)
+        loaded = [f"{c.model_name} v{c.version}" for c in self.champions.all().values()]
+        log.info(
+            "serving %s", ", ".join(loaded) or "no model yet (nothing promoted, or the registry is down)"
+        )
+        self.champions.start()
+        self._background = asyncio.get_running_loop().create_task(self._resend_feedback())
+        if self.listener is not None:
+            self.listener.start()
+
+    async def stop(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
+        await self.batcher.close()
+        if self.listener is not None:
+            await asyncio.to_thread(self.listener.stop)
+        await asyncio.to_thread(self.champions.stop)
+        await self.dagster.aclose()
+        with contextlib.suppress(Exception):
+            self.store.close()

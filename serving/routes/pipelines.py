@@ -1,0 +1,69 @@
+"""What can be asked: the pipelines, their tasks, and the champion each task is served by."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from pipelines.spec import FilesSource, PipelineSpec
+from serving.deps import PlatformDep, Predictor, SpecDep
+from serving.platform import Platform
+from serving.schemas import PipelineModels, PipelineSummary, TaskModel
+
+router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
+
+
+def task_models(platform: Platform, spec: PipelineSpec) -> list[TaskModel]:
+    out = []
+    for task in spec.tasks:
+        champion = platform.champions.get(spec.name, task.name)
+        base = TaskModel(
+            name=task.name,
+            kind=task.kind,
+            model=spec.registered_model_name(task),
+            champion_version=None,
+            load_error=platform.champions.health.load_errors.get(f"{spec.name}.{task.name}"),
+        )
+        if champion is not None:
+            base = base.model_copy(
+                update={
+                    "champion_version": champion.version,
+                    "loaded_at": champion.loaded_at,
+                    "input_columns": list(champion.feature_columns),
+                    "outputs": list(champion.outputs),
+                    "metrics": champion.metrics,
+                    "data_versions": {
+                        k.removeprefix("data_version."): v
+                        for k, v in champion.tags.items()
+                        if k.startswith("data_version.")
+                    },
+                    "code_version": champion.tags.get("code_version"),
+                    "promoted_at": champion.tags.get("promoted_at"),
+                    "mlflow_run_id": champion.run_id,
+                    "mlflow_run_url": champion.run_url,
+                }
+            )
+        out.append(base)
+    return out
+
+
+@router.get("", summary="Pipelines and their champions")
+async def list_pipelines(platform: PlatformDep, caller: Predictor) -> list[PipelineSummary]:
+    return [
+        PipelineSummary(
+            name=spec.name,
+            description=spec.description,
+            source=spec.source.kind,
+            accepts_uploads=isinstance(spec.source, FilesSource),
+            tasks=task_models(platform, spec),
+        )
+        for spec in platform.specs.values()
+    ]
+
+
+@router.get(
+    "/{pipeline}/model",
+    summary="The champion of each task: version, holdout metrics, data versions, MLflow run",
+    responses={404: {"description": "No such pipeline"}},
+)
+async def pipeline_model(spec: SpecDep, platform: PlatformDep, caller: Predictor) -> PipelineModels:
+    return PipelineModels(pipeline=spec.name, tasks=task_models(platform, spec))

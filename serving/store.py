@@ -1,0 +1,222 @@
+"""What the service must not forget: predictions it made, feedback on them, tasks it started.
+
+SQLAlchemy Core on any database URL: SQLite under the data dir locally, PostgreSQL with services.
+Predictions are written by a background thread in batches, off the request's hot path; feedback and
+tasks are written before the response says they were accepted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("task", sa.String(128), nullable=False),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("outputs", sa.Text, nullable=False),  # {"no2": [...], ...}, one value per row
+    sa.Column("trace_id", sa.String(128)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prediction_id", sa.String(80), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("predicted", sa.Float),
+    sa.Column("observed", sa.Float, nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("published", sa.Boolean, nullable=False, default=False),
+    sa.Column("trace_id", sa.String(128)),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("prediction_id", "target", name="feedback_once_per_prediction_target"),
+)
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # the event id: the run's `mlops/event_id` tag
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("caller", sa.String(64)),
+    sa.Column("trace_id", sa.String(128)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    id: str
+    pipeline: str
+    task: str
+    model: str
+    version: str
+    outputs: dict[str, list[float | None]]
+    trace_id: str
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+        self._pending: queue.Queue[PredictionRecord | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_predictions, name="prediction-log", daemon=True)
+        self._writer.start()
+
+    # predictions: queued on the hot path, written in batches
+    def log_prediction(self, record: PredictionRecord) -> None:
+        self._pending.put(record)
+
+    def _write_predictions(self) -> None:
+        while True:
+            first = self._pending.get()
+            if first is None:
+                self._pending.task_done()
+                return
+            batch = [first]
+            while len(batch) < 500:
+                try:
+                    item = self._pending.get(timeout=0.05)
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._pending.put(None)  # seen after this batch is written
+                    self._pending.task_done()
+                    break
+                batch.append(item)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        predictions.insert(),
+                        [
+                            {
+                                "id": r.id,
+                                "pipeline": r.pipeline,
+                                "task": r.task,
+                                "model": r.model,
+                                "version": r.version,
+                                "rows": len(next(iter(r.outputs.values()), [])),
+                                "outputs": orjson.dumps(
+                                    r.outputs, option=orjson.OPT_SERIALIZE_NUMPY
+                                ).decode(),
+                                "trace_id": r.trace_id,
+                                "created_at": now(),
+                            }
+                            for r in batch
+                        ],
+                    )
+            except sa.exc.SQLAlchemyError:
+                import logging
+
+                logging.getLogger("mlops.api").exception("could not log %d prediction(s)", len(batch))
+            finally:
+                for _ in batch:
+                    self._pending.task_done()
+
+    def flush(self) -> None:
+        """Wait until every queued prediction is written."""
+        self._pending.join()
+
+    def prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(predictions).where(predictions.c.id == prediction_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            self.flush()  # it may still be queued
+            with self.engine.connect() as conn:
+                row = (
+                    conn.execute(sa.select(predictions).where(predictions.c.id == prediction_id))
+                    .mappings()
+                    .first()
+                )
+        return dict(row) if row else None
+
+    # feedback: durable before it is acknowledged; `published` flips once the event is confirmed
+    def record_feedback(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Insert, or update the observed value of an earlier report on the same prediction and target."""
+        key = (feedback.c.prediction_id == entry["prediction_id"]) & (feedback.c.target == entry["target"])
+        with self.engine.begin() as conn:
+            existing = conn.execute(sa.select(feedback).where(key)).mappings().first()
+            if existing is None:
+                conn.execute(feedback.insert().values(**entry, published=False, recorded_at=now()))
+            else:
+                conn.execute(
+                    feedback.update()
+                    .where(key)
+                    .values(observed=entry["observed"], event_id=entry["event_id"], published=False)
+                )
+            return dict(conn.execute(sa.select(feedback).where(key)).mappings().one())
+
+    def mark_published(self, event_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(feedback.update().where(feedback.c.event_id == event_id).values(published=True))
+
+    def unpublished_feedback(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(feedback)
+                .where(feedback.c.published.is_(False))
+                .order_by(feedback.c.id)
+                .limit(limit)
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    # tasks
+    def add_task(
+        self, task_id: str, kind: str, pipeline: str, detail: dict, caller: str, trace_id: str
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                tasks.insert().values(
+                    id=task_id,
+                    kind=kind,
+                    pipeline=pipeline,
+                    detail=json.dumps(detail, default=str),
+                    caller=caller,
+                    trace_id=trace_id,
+                    created_at=now(),
+                )
+            )
+
+    def task(self, task_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["detail"] = json.loads(out["detail"])
+        return out
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self._pending.put(None)
+        self._writer.join(timeout=10)
+        self.engine.dispose()

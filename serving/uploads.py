@@ -1,0 +1,76 @@
+"""Checking an uploaded dataset before it lands: what it is (sniffed, not trusted from its name), that the
+pipeline's spec can read it, which days it covers, and a safe object name for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from pipelines.parsing import parse_source_file
+from pipelines.spec import FilesSource, PipelineSpec
+from serving.problems import Problem
+
+PARQUET_MAGIC = b"PAR1"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    object_name: str
+    kind: str  # csv | parquet
+    rows: int
+    start: dt.date
+    end: dt.date
+    stations: list[str]
+
+
+def sniff(content: bytes, encoding: str) -> str:
+    if content[:4] == PARQUET_MAGIC and content[-4:] == PARQUET_MAGIC:
+        return "parquet"
+    head = content[:4096]
+    if b"\x00" in head:
+        raise Problem(415, "the file is neither CSV text nor Parquet (it has binary content)")
+    try:
+        head.decode(encoding)
+    except UnicodeDecodeError:
+        try:  # a multi-byte character may be cut at 4096 bytes
+            head[:-4].decode(encoding)
+        except UnicodeDecodeError:
+            raise Problem(415, f"the file is not {encoding} text, nor Parquet") from None
+    return "csv"
+
+
+def safe_object_name(original: str | None, kind: str) -> str:
+    """`<UTC time>-<random>-<cleaned stem>.<kind>`: unique, no path parts, nothing a shell or URL minds."""
+    stem = _UNSAFE.sub("-", PurePosixPath((original or "upload").replace("\\", "/")).stem).strip(".-")[:60]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}-{stem or 'upload'}.{kind}"
+
+
+def check_upload(content: bytes, filename: str | None, spec: PipelineSpec) -> CheckedUpload:
+    if not isinstance(spec.source, FilesSource):
+        raise Problem(
+            409, f"pipeline '{spec.name}' reads from its {spec.source.kind}; it does not take uploaded files"
+        )
+    if not content:
+        raise Problem(422, "the file is empty")
+    kind = sniff(content, spec.source.parsing.encoding)
+    name = safe_object_name(filename, kind)
+    try:
+        readings = parse_source_file(content, name, spec)
+    except (ValueError, KeyError) as exc:
+        raise Problem(422, f"{spec.name}'s spec cannot read this file: {exc}") from None
+    stamps = readings[spec.timestamp_column].dropna()
+    if stamps.empty:
+        raise Problem(422, "the file has no readings with a timestamp")
+    return CheckedUpload(
+        object_name=name,
+        kind=kind,
+        rows=len(readings),
+        start=stamps.min().date(),
+        end=stamps.max().date(),
+        stations=sorted(readings[spec.station_column].astype(str).unique().tolist())[:100],
+    )

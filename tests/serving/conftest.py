@@ -1,0 +1,124 @@
+"""A running API on the local profile with events through the machine's RabbitMQ: air_quality trained
+once (air_quality_landing waits for uploads), keys with each scope, and the Dagster webserver for task status; started through
+the same supervisor as `mlops stack up` (deploy/stack.py), on free ports and a unique exchange."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from upath import UPath
+
+from deploy.stack import BIN_DIR, Stack, free_port_block, load_env, service_table
+from events.bus import connect, dead_letter_exchange
+from pipelines.features import forecast_inputs, model_feature_columns
+from pipelines.spec import load_specs
+from resources.lake import Lake
+from tests.conftest import port_open, require
+
+BROKER_URL = os.environ.get("MLOPS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+START, END = "2024-01-01", "2024-02-29"
+
+
+@dataclass
+class Api:
+    url: str
+    env: dict[str, str]
+    stack: Stack
+    data_dir: Path
+    keys: dict[str, str]  # scope → key
+
+    def client(self, scope: str | None = "predict", key: str | None = None) -> httpx.Client:
+        key = key or (self.keys[scope] if scope else None)
+        return httpx.Client(base_url=self.url, headers={"X-API-Key": key} if key else {}, timeout=30)
+
+    @property
+    def log(self) -> Path:
+        return self.stack.logs / "api.log"
+
+    def feature_rows(self, n: int | None = None) -> list[dict]:
+        """Model inputs of the forecast task built from the lake's features (the next hours per station)."""
+        spec = load_specs()["air_quality"]
+        task = spec.task("forecast")
+        features = Lake(UPath(self.data_dir / "lake")).read(["air_quality", "features"])
+        inputs = forecast_inputs(features, spec, task)[model_feature_columns(spec, task)]
+        return json.loads((inputs if n is None else inputs.head(n)).to_json(orient="records"))
+
+    def features_frame(self) -> pd.DataFrame:
+        return Lake(UPath(self.data_dir / "lake")).read(["air_quality", "features"])
+
+
+def mlops(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN_DIR / "mlops"), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"mlops {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def start_api(env: dict[str, str], state: Path, with_dagster: bool) -> Stack:
+    wanted = {"api", "dagster-webserver"} if with_dagster else {"api"}
+    stack = Stack([s for s in service_table("local", env, state) if s.name in wanted], env, state)
+    stack.start(report=lambda line: None)
+    return stack
+
+
+def api_env(root: Path, **overrides: str) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    values = {
+        "MLOPS_PROFILE": "local",
+        "MLOPS_DATA_DIR": str(root / "data"),
+        "DAGSTER_HOME": str(root / "dagster"),
+        "MLOPS_EVENTS_BACKEND": "rabbitmq",
+        "MLOPS_RABBITMQ_URL": BROKER_URL,
+        "MLOPS_EVENTS_EXCHANGE": f"mlops.test.{suffix}",
+        "MLOPS_API_REFRESH_SECONDS": "300",  # swaps in these tests come from model.promoted events
+        "API_PORT": str(free_port_block(1)),
+        "DAGSTER_PORT": str(free_port_block(1)),
+        "MLFLOW_PORT": str(free_port_block(1)),
+        **overrides,
+    }
+    return {**load_env(environ=values), **values}
+
+
+@pytest.fixture(scope="package")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    require(port_open("127.0.0.1", 5672), "RabbitMQ on 127.0.0.1:5672")
+    root = tmp_path_factory.mktemp("api")
+    env = api_env(root)
+    (root / "dagster").mkdir()
+    mlops(env, "materialize", "--pipeline", "air_quality", "--start", START, "--end", END)
+    keys = {
+        scope: mlops(env, "api-key", "create", f"test-{scope}", "--scopes", scope, "--quiet").strip()
+        for scope in ("predict", "admin")
+    }
+    stack = start_api(env, root / "stack", with_dagster=True)
+    try:
+        yield Api(
+            url=f"http://127.0.0.1:{env['API_PORT']}",
+            env=env,
+            stack=stack,
+            data_dir=root / "data",
+            keys=keys,
+        )
+    finally:
+        stack.stop(report=lambda line: None)
+        with contextlib.suppress(Exception):
+            connection = connect(BROKER_URL)
+            channel = connection.channel()
+            for name in (env["MLOPS_EVENTS_EXCHANGE"], dead_letter_exchange(env["MLOPS_EVENTS_EXCHANGE"])):
+                channel.exchange_delete(name)
+            connection.close()
