@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from operator import itemgetter
 
+import msgspec
 import numpy as np
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -63,6 +65,59 @@ def parse_body(raw: bytes) -> PredictRequest:
         ) from None
 
 
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    rows: msgspec.Raw
+    task: str | None = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_decoder(columns: tuple[str, ...]) -> msgspec.json.Decoder:
+    """Rows as structs with exactly the model's columns (JSON numbers or null), in its column order."""
+    row = msgspec.defstruct(
+        "Row",
+        [(f"f{i}", float | None) for i in range(len(columns))],
+        rename={f"f{i}": c for i, c in enumerate(columns)},
+        forbid_unknown_fields=True,
+        gc=False,
+    )
+    return msgspec.json.Decoder(list[row])
+
+
+def fast_matrix(
+    raw: bytes, columns: Callable[[str | None], tuple[str, ...]]
+) -> tuple[str | None, np.ndarray] | None:
+    """(task, feature matrix) straight from a plainly valid body in one typed pass (msgspec), without a
+    dict per row: ~2× faster than `parse_body` + `feature_matrix` on 10,000 rows. `columns(task)` names
+    the model's inputs. None for anything else (a string or boolean to coerce, a field missing or
+    unknown, a number too large, …): the slow path then judges the body and names what is wrong."""
+    try:
+        envelope = _ENVELOPE.decode(raw)
+        rows = _rows_decoder(columns(envelope.task)).decode(envelope.rows)
+    except msgspec.DecodeError:
+        return None
+    if not rows:
+        return None
+    x = np.array(list(map(msgspec.structs.astuple, rows)), dtype=float)
+    return None if np.isinf(x).any() else (envelope.task, x)
+
+
+@functools.lru_cache(maxsize=64)
+def _prediction_type(outputs: tuple[str, ...]) -> type[msgspec.Struct]:
+    """One response row: its prediction id and the model's outputs (a struct encodes ~2× faster than a dict)."""
+    return msgspec.defstruct(
+        "RowPrediction",
+        [("prediction_id", str)] + [(f"f{i}", float) for i in range(len(outputs))],
+        rename={f"f{i}": c for i, c in enumerate(outputs)},
+        gc=False,
+    )
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
 @router.post(
     "/{pipeline}/predict",
     summary="Predict one or many rows with the champion",
@@ -83,12 +138,18 @@ def parse_body(raw: bytes) -> PredictRequest:
     },
 )
 async def predict(spec: SpecDep, platform: PlatformDep, caller: Predictor, request: Request) -> Response:
-    body = parse_body(await request.body())
-    task = resolve_task(spec, body.task)
-    if len(body.rows) > platform.serving.max_rows:
-        raise Problem(413, f"{len(body.rows)} rows in one request; the limit is {platform.serving.max_rows}")
-    champion = champion_or_503(platform, spec, task.name)
-    x = feature_matrix(body.rows, champion.feature_columns)
+    raw = await request.body()
+    fast = fast_matrix(
+        raw, lambda name: champion_or_503(platform, spec, resolve_task(spec, name).name).feature_columns
+    )
+    if fast is not None:
+        task, x = resolve_task(spec, fast[0]), fast[1]
+    else:
+        body = parse_body(raw)
+        task = resolve_task(spec, body.task)
+        x = feature_matrix(body.rows, champion_or_503(platform, spec, task.name).feature_columns)
+    if len(x) > platform.serving.max_rows:
+        raise Problem(413, f"{len(x)} rows in one request; the limit is {platform.serving.max_rows}")
     try:
         champion, outputs = await platform.batcher.predict(spec.name, task.name, x)
     except NoChampion:
@@ -96,11 +157,10 @@ async def predict(spec: SpecDep, platform: PlatformDep, caller: Predictor, reque
             f"no model is loaded for {spec.name}.{task.name}", platform.serving.retry_after_seconds
         ) from None
     prediction_id = f"p_{uuid.uuid4().hex[:20]}"
-    names = list(outputs)
+    names = tuple(outputs)
     columns = [outputs[n].tolist() for n in names]
     ids = [f"{prediction_id}.{i}" for i in range(len(x))]
-    keys = ("prediction_id", *names)
-    predictions = [dict(zip(keys, values, strict=True)) for values in zip(ids, *columns, strict=True)]
+    predictions = list(map(_prediction_type(names), ids, *columns))
     PREDICTIONS.labels(spec.name, task.name, champion.version).inc(len(x))
     trace_id = request.scope["state"].get("trace_id", "")
     platform.store.log_prediction(
@@ -118,4 +178,4 @@ async def predict(spec: SpecDep, platform: PlatformDep, caller: Predictor, reque
         "interval_level": task.interval_level if isinstance(task, RegressionTask) else None,
         "predictions": predictions,
     }
-    return Response(orjson.dumps(body_out, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+    return Response(_ENCODER.encode(body_out), media_type="application/json")
