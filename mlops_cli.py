@@ -380,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("materialize", help="materialize every asset and exit (for scripts and CI)")
     p.add_argument("--pipeline", action="append", help="pipeline name (repeatable; default: all)")
-    window(p, 60)
+    window(p, 365)
     p.set_defaults(func=materialize)
 
     p = sub.add_parser("rollback", help="move the champion alias back to the previous champion")
@@ -412,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--stations", type=int, default=5, help="stations in the file, if its format names them")
-    window(p, 60)
+    window(p, 365)
     p.set_defaults(func=land_sample)
 
     p = sub.add_parser("serve", help="run the prediction API (FastAPI on uvicorn)")
