@@ -10,16 +10,14 @@ import datetime as dt
 import subprocess
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import mlflow
 import numpy as np
 import pandas as pd
 import sklearn
-from matplotlib.figure import Figure
 from mlflow.models import infer_signature
-from sklearn.inspection import permutation_importance
 
 import pipelines
 from assets.features import AFTER_CHECKS
@@ -39,6 +37,9 @@ from pipelines.training_set import exceedance_label_column, label_column
 from resources.events import EventBus
 from resources.lake import content_hash
 from resources.mlflow_registry import CHAMPION, MlflowRegistry
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MLFLOW_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 TRACE_TAG = "mlops/trace_id"
@@ -82,7 +83,11 @@ def requested_candidates(
     return [requested] if requested else list(task.candidates)
 
 
-def _feature_importance_figure(model: Any, rows: pd.DataFrame, label: str, columns: list[str]) -> Figure:
+def _feature_importance_figure(model: Any, rows: pd.DataFrame, label: str, columns: list[str]) -> "Figure":
+    # imported here: loading the code location (every run worker, the webserver) skips ~1 s of imports
+    from matplotlib.figure import Figure
+    from sklearn.inspection import permutation_importance
+
     labelled = rows.dropna(subset=[label])
     sample = labelled.sample(n=min(500, len(labelled)), random_state=0)
     estimator = (
@@ -100,7 +105,9 @@ def _feature_importance_figure(model: Any, rows: pd.DataFrame, label: str, colum
     return fig
 
 
-def _residual_figure(predicted: pd.DataFrame, rows: pd.DataFrame, targets: list[str]) -> Figure:
+def _residual_figure(predicted: pd.DataFrame, rows: pd.DataFrame, targets: list[str]) -> "Figure":
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6 * len(targets), 4))
     axes = fig.subplots(1, len(targets), squeeze=False)
     for ax, target in zip(axes[0], targets, strict=True):
