@@ -115,7 +115,7 @@ def main() -> int:
         "--dequeue-interval",
         type=int,
         default=None,
-        help="queued-run coordinator dequeue interval in s (default: dagster.yaml's, Dagster's default 5)",
+        help="queued-run coordinator dequeue interval in s (default: dagster.yaml's, 1 s; Dagster's own default 5)",
     )
     args = parser.parse_args()
 
@@ -149,7 +149,7 @@ def main() -> int:
         daemon.wait_for_queue(URL, consumer_queue(exchange))
         print(
             f"daemon up and consuming in {time.perf_counter() - began:.1f} s ({os.cpu_count()} cores, "
-            f"load average {os.getloadavg()[0]:.1f}, dequeue interval {args.dequeue_interval or 'default'})"
+            f"load average {os.getloadavg()[0]:.1f}, dequeue interval {args.dequeue_interval or 'as in dagster.yaml'})"
         )
         instance = daemon.instance()
 
