@@ -232,7 +232,7 @@ def _first_api_key(profile: str, env: dict[str, str]) -> None:
     """Locally, a first start gets a `dev` key (all scopes) kept in a file beside the keys, so the API is
     usable at once; with services, keys are created deliberately (`mlops api-key create`)."""
     from deploy.stack import data_dir
-    from serving.auth import KeyEntry, KeyFile, hash_key, new_key, read_keys, write_keys
+    from serving.auth import add_key, read_keys
 
     keys_file = Path(env.get("MLOPS_API_KEYS_FILE") or data_dir(env) / "api" / "keys.yaml")
     if read_keys(keys_file).keys:
@@ -240,10 +240,8 @@ def _first_api_key(profile: str, env: dict[str, str]) -> None:
     if profile != "local":
         print(f"the API has no keys yet ({keys_file}): `mlops api-key create NAME --scopes predict[,admin]`")
         return
-    key, saved = new_key(), keys_file.parent / "dev-key"
-    write_keys(
-        keys_file, KeyFile(keys=[KeyEntry(name="dev", sha256=hash_key(key), scopes=["predict", "admin"])])
-    )
+    key, _ = add_key(keys_file, "dev", ["predict", "admin"])
+    saved = keys_file.parent / "dev-key"
     saved.write_text(key + "\n")
     saved.chmod(0o600)
     print(f"API key 'dev' (predict, admin) created for this data dir: {key}  (also in {saved})")
@@ -329,7 +327,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def api_key(args: argparse.Namespace) -> int:
     """Create, revoke or list API keys (SHA-256 hashes in the keys file the service re-reads on change)."""
-    from serving.auth import KeyEntry, KeyFile, hash_key, new_key, read_keys, write_keys
+    from serving.auth import KeyFile, add_key, read_keys, write_keys
     from serving.config import get_serving_settings
 
     path = args.keys_file or get_serving_settings().keys_path()
@@ -350,20 +348,16 @@ def api_key(args: argparse.Namespace) -> int:
         write_keys(path, KeyFile(keys=others))
         print(f"revoked {args.name!r}; the service stops accepting it within a second")
         return 0
-    key = args.key or new_key()
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     try:
-        entry = KeyEntry(name=args.name, sha256=hash_key(key), scopes=scopes)
+        key, replaced = add_key(path, args.name, scopes, args.key)
     except ValueError as exc:
         print(f"invalid key: {exc}", file=sys.stderr)
         return 2
-    write_keys(path, KeyFile(keys=[*others, entry]))
     if args.quiet:
         print(key)
     else:
-        print(
-            f"{'replaced' if len(others) < len(keys.keys) else 'created'} key {args.name!r} ({','.join(scopes)}) in {path}"
-        )
+        print(f"{'replaced' if replaced else 'created'} key {args.name!r} ({','.join(scopes)}) in {path}")
         print(f"  {key}")
         print("  (shown once: only its SHA-256 is stored)")
     return 0

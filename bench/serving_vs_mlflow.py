@@ -22,14 +22,11 @@ The load generator runs on the same machine as the servers, so it takes CPU from
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from deploy.stack import Service, Stack, free_port_block, http_ok, load_env, service_table  # noqa: E402
+
 BIN_DIR = Path(sys.executable).parent
 
 PIPELINE = "air_quality"
@@ -50,15 +50,7 @@ BATCH_ROWS = 10_000
 REPEATS = 5
 WARMUP_SECONDS = 3
 TOLERANCE = 1e-6
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen
-    log: Path
-    base_url: str
-    started: float
+OURS, THEIRS = "this service", "mlflow models serve"
 
 
 @dataclass
@@ -74,12 +66,6 @@ class LoadResult:
     @property
     def errors(self) -> int:
         return self.non_2xx + self.socket_errors
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def clean_env(data: Path) -> dict[str, str]:
@@ -102,45 +88,6 @@ def run(cmd: list[str], env: dict[str, str], what: str) -> str:
     if done.returncode != 0:
         raise SystemExit(f"{what} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done.stdout
-
-
-def start_server(name: str, cmd: list[str], env: dict[str, str], log: Path, base_url: str) -> Server:
-    started = time.perf_counter()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Server(name, process, log, base_url, started)
-
-
-def wait_ready(server: Server, path: str, timeout: float = 180.0) -> float:
-    """Seconds from the server's start until `path` answers 200."""
-    import httpx
-
-    while time.perf_counter() - server.started < timeout:
-        if server.process.poll() is not None:
-            raise SystemExit(
-                f"{server.name} exited ({server.process.returncode}):\n{server.log.read_text()[-3000:]}"
-            )
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.base_url + path, timeout=2).status_code == 200:
-                return time.perf_counter() - server.started
-        time.sleep(0.1)
-    raise SystemExit(f"{server.name} not ready after {timeout:.0f} s:\n{server.log.read_text()[-3000:]}")
-
-
-def stop_server(server: Server, grace: float = 5.0) -> None:
-    """SIGTERM to the server's process group, SIGKILL after `grace` seconds."""
-    if server.process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=grace)
 
 
 def request_rows(data: Path) -> tuple[list[str], list[dict]]:
@@ -267,6 +214,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     data = work / "data"
     env = clean_env(data)
+    os.environ.clear()  # the supervisor passes its own environment on: keep the caller's settings out
+    os.environ.update(env)
     tracking_uri = f"sqlite:///{data}/mlflow/mlflow.db"
     mlflow_version = importlib.metadata.version("mlflow")
     print(
@@ -275,7 +224,7 @@ def main() -> int:
         f"{os.getloadavg()[0]:.2f} at start; wrk on the same machine",
         flush=True,
     )
-    servers: list[Server] = []
+    stack: Stack | None = None
     failed = False
     try:
         began = time.perf_counter()
@@ -293,38 +242,34 @@ def main() -> int:
         ).strip()  # fmt: skip
         columns, rows = request_rows(data)
 
-        ours_port, mlflow_port = free_port(), free_port()
-        ours = start_server(
-            "this service",
-            [str(BIN_DIR / "mlops"), "serve"],
-            {**env, "MLOPS_API_PORT": str(ours_port)},
-            work / "serve.log",
-            f"http://127.0.0.1:{ours_port}",
-        )
-        servers.append(ours)
-        theirs = start_server(
-            "mlflow models serve",
-            [
+        # Both servers under the project's own supervisor (deploy/stack.py): the API as `mlops stack up`
+        # starts it, MLflow's scoring server beside it; each is ready once it answers.
+        ours_port, mlflow_port = free_port_block(1), free_port_block(1)
+        stack_env = {**load_env(environ=env), **env, "API_PORT": str(ours_port)}
+        theirs_base = f"http://127.0.0.1:{mlflow_port}"
+        mlflow_serve = Service(
+            name="mlflow-serve",
+            command=[
                 str(BIN_DIR / "mlflow"), "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
                 "-h", "127.0.0.1", "-p", str(mlflow_port),
             ],
-            {**env, "MLFLOW_TRACKING_URI": tracking_uri},
-            work / "mlflow-serve.log",
-            f"http://127.0.0.1:{mlflow_port}",
+            healthy=lambda: http_ok(f"{theirs_base}/ping"),
+            env={"MLFLOW_TRACKING_URI": tracking_uri},
+            start_timeout=180.0,
         )  # fmt: skip
-        servers.append(theirs)
-        ours_ready = wait_ready(ours, "/readyz")
-        theirs_ready = wait_ready(theirs, "/ping")
-        workers = re.search(r"uvicorn .*--workers (\d+)", theirs.log.read_text())
+        api = [s for s in service_table("local", stack_env, work / "stack") if s.name == "api"]
+        stack = Stack([*api, mlflow_serve], stack_env, work / "stack")
+        ready = stack.start(report=lambda line: None)
+        workers = re.search(r"uvicorn .*--workers (\d+)", (stack.logs / "mlflow-serve.log").read_text())
         mlflow_workers = f"{workers.group(1)} uvicorn worker(s)" if workers else "uvicorn, workers not stated"
         print(
-            f"  ready: this service in {ours_ready:.1f} s (uvicorn, 1 worker, micro-batching); "
-            f"mlflow models serve in {theirs_ready:.1f} s ({mlflow_workers}, its default: --workers not given)",
+            f"  ready: this service in {ready['api']:.1f} s (uvicorn, 1 worker, micro-batching); "
+            f"mlflow models serve in {ready['mlflow-serve']:.1f} s ({mlflow_workers}, its default: --workers not given)",
             flush=True,
         )
 
-        ours_url = f"{ours.base_url}/v1/pipelines/{PIPELINE}/predict"
-        theirs_url = f"{theirs.base_url}/invocations"
+        ours_url = f"http://127.0.0.1:{ours_port}/v1/pipelines/{PIPELINE}/predict"
+        theirs_url = f"{theirs_base}/invocations"
         ours_headers = {"Content-Type": "application/json", "X-API-Key": key}
         theirs_headers = {"Content-Type": "application/json"}
         client = httpx.Client(timeout=120)
@@ -361,11 +306,11 @@ def main() -> int:
 
         # 1. single-row requests under load, one server at a time
         scripts = {
-            ours.name: (
+            OURS: (
                 ours_url,
                 wrk_script(work, "ours", orjson.dumps({"rows": [row]}), ours_headers),
             ),
-            theirs.name: (
+            THEIRS: (
                 theirs_url,
                 wrk_script(work, "mlflow", orjson.dumps({"dataframe_records": [row]}), theirs_headers),
             ),
@@ -405,14 +350,14 @@ def main() -> int:
         )
         client.close()
     finally:
-        for server in servers:
-            stop_server(server)
+        if stack is not None:
+            stack.stop(report=lambda line: None)
         if args.keep:
-            print(f"  kept {work} (server logs: serve.log, mlflow-serve.log)")
+            print(f"  kept {work} (server logs in {work / 'stack' / 'logs'})")
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    a, b = results[ours.name], results[theirs.name]
+    a, b = results[OURS], results[THEIRS]
     ratio = a.rps / b.rps
     print()
     print(f"single-row requests, {args.connections} connections, {args.duration} s each (wrk)")

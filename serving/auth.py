@@ -66,6 +66,17 @@ def write_keys(path: Path, keys: KeyFile) -> None:
     os.replace(tmp, path)
 
 
+def add_key(path: Path, name: str, scopes: list[str], key: str | None = None) -> tuple[str, bool]:
+    """Store `key` (a new random one if None) as `name` with `scopes`, replacing a key of that name.
+    Returns the key and whether one was replaced; a ValueError names an invalid name or scope."""
+    keys = read_keys(path)
+    others = [e for e in keys.keys if e.name != name]
+    key = key or new_key()
+    entry = KeyEntry(name=name, sha256=hash_key(key), scopes=scopes)
+    write_keys(path, KeyFile(keys=[*others, entry]))
+    return key, len(others) < len(keys.keys)
+
+
 @dataclass(frozen=True)
 class Caller:
     name: str

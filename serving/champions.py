@@ -26,7 +26,7 @@ from events.bus import BrokerUnavailable, connect, declare_exchanges
 from events.envelope import InvalidEvent, ModelPromoted, parse_event
 from pipelines.models import ExceedanceModel, ForecastModel
 from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
-from resources.mlflow_registry import MlflowRegistry
+from resources.mlflow_registry import MlflowRegistry, MlflowUnavailable, unreachable
 from serving.fast_trees import SMALL_BATCH, TreeEnsemble, compile_pipelines
 from serving.observability import MODEL_LOAD_SECONDS, MODEL_LOADS, MODEL_VERSION
 
@@ -148,7 +148,7 @@ class ChampionStore:
                     message = f"{type(exc).__name__}: {str(exc)[:300]}"
                     self.health.load_errors[".".join(key)] = message
                     MODEL_LOADS.labels(*key, "failed").inc()
-                    if "unreachable" in message or "Connection" in message:
+                    if isinstance(exc, MlflowUnavailable) or unreachable(exc):
                         mlflow_error = message
                     log.warning("could not refresh %s.%s: %s", *key, message)
                     continue

@@ -22,7 +22,7 @@ class Latest:
     """Per station, its newest observed origin row (features) and the precomputed forecasts."""
 
     features: pd.DataFrame  # one row per station, indexed by station
-    forecasts: pd.DataFrame | None
+    forecasts: pd.DataFrame | None  # station and version as text, times as UTC timestamps
 
 
 class LakeViews:
@@ -62,6 +62,15 @@ class LakeViews:
             newest = observed.sort_values(ts).groupby(st, observed=True).tail(1)
             newest = newest.assign(**{st: newest[st].astype(str)}).set_index(st, drop=False)
             forecasts = self.lake.read(output_key) if not stamp.endswith("|None") else None
+            if forecasts is not None:  # typed once per lake version, not on every request
+                forecasts = forecasts.assign(
+                    **{
+                        st: forecasts[st].astype(str),
+                        "target_time": pd.to_datetime(forecasts["target_time"], utc=True),
+                        "issued_at": pd.to_datetime(forecasts["issued_at"], utc=True),
+                        "model_version": forecasts["model_version"].astype(str),
+                    }
+                )
             view = Latest(features=newest, forecasts=forecasts)
             self._cache[cache_key] = (time.monotonic(), stamp, view)
             return view
@@ -93,10 +102,10 @@ def forecast_at(
     pre = view.forecasts
     if pre is not None and len(pre):
         hit = pre[
-            (pre[st].astype(str) == station)
-            & (pd.to_datetime(pre["target_time"], utc=True) == at)
-            & (pd.to_datetime(pre["issued_at"], utc=True) == origin)
-            & (pre["model_version"].astype(str) == champion.version)
+            (pre[st] == station)
+            & (pre["target_time"] == at)
+            & (pre["issued_at"] == origin)
+            & (pre["model_version"] == champion.version)
         ]
         if len(hit) == len(task.targets):
             by_target = hit.set_index("pollutant")

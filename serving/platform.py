@@ -36,9 +36,7 @@ class Platform:
     serving: ServingSettings
     specs: dict[str, PipelineSpec]
     registry: MlflowRegistry
-    lake: Lake
     lake_views: LakeViews
-    lake_store: ObjectStore
     landing: ObjectStore
     events: EventBus
     store: Store
@@ -68,9 +66,7 @@ class Platform:
             serving=serving,
             specs=specs,
             registry=registry,
-            lake=Lake(lake_store.root()),
             lake_views=LakeViews(Lake(lake_store.root())),
-            lake_store=lake_store,
             landing=resources["landing"].process_config_and_initialize(),
             events=events,
             store=Store(serving.db_url()),

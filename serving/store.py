@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import queue
 import threading
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+log = logging.getLogger("mlops.api")
 metadata = sa.MetaData()
 predictions = sa.Table(
     "predictions",
@@ -128,9 +130,7 @@ class Store:
                         ],
                     )
             except sa.exc.SQLAlchemyError:
-                import logging
-
-                logging.getLogger("mlops.api").exception("could not log %d prediction(s)", len(batch))
+                log.exception("could not log %d prediction(s)", len(batch))
             finally:
                 for _ in batch:
                     self._pending.task_done()
@@ -140,20 +140,13 @@ class Store:
         self._pending.join()
 
     def prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        query = sa.select(predictions).where(predictions.c.id == prediction_id)
         with self.engine.connect() as conn:
-            row = (
-                conn.execute(sa.select(predictions).where(predictions.c.id == prediction_id))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(query).mappings().first()
         if row is None:
             self.flush()  # it may still be queued
             with self.engine.connect() as conn:
-                row = (
-                    conn.execute(sa.select(predictions).where(predictions.c.id == prediction_id))
-                    .mappings()
-                    .first()
-                )
+                row = conn.execute(query).mappings().first()
         return dict(row) if row else None
 
     # feedback: durable before it is acknowledged; `published` flips once the event is confirmed

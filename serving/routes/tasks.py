@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import httpx
@@ -44,7 +45,7 @@ STATUS = {
 async def task_status(
     task_id: Annotated[str, Path(max_length=64)], platform: PlatformDep, caller: Predictor
 ) -> TaskStatus:
-    task = platform.store.task(task_id)
+    task = await asyncio.to_thread(platform.store.task, task_id)
     if task is None:
         raise Problem(404, f"no task '{task_id}'")
     variables = {"filter": {"tags": [{"key": EVENT_ID_TAG, "value": task_id}]}}
