@@ -7,6 +7,7 @@ named by DAGSTER_HOME, so they appear in the UI like any other run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -305,23 +306,35 @@ def stack(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run the prediction API (uvicorn) on the current profile."""
+    """Run the prediction API (uvicorn). With several workers their metrics are pooled (prometheus-client's
+    multiprocess mode, in a directory that lives as long as this command) and the store is prepared
+    once, here, before they start."""
+    import tempfile
+
     import uvicorn
 
     from serving.config import get_serving_settings
     from serving.observability import configure_logging
+    from serving.store import Store
 
     settings = get_serving_settings()
+    workers = args.workers or settings.workers
     configure_logging()
-    uvicorn.run(
-        "serving.main:create_app",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers,
-        access_log=False,
-        log_config=None,
-    )
+    with contextlib.ExitStack() as cleanup:
+        if workers > 1:
+            Store(settings.db_url()).close()
+            if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+                metrics = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="mlops-api-metrics-"))
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
+        uvicorn.run(
+            "serving.main:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+        )
     return 0
 
 
@@ -412,7 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the prediction API (FastAPI on uvicorn)")
     p.add_argument("--host", help="default MLOPS_API_HOST or 127.0.0.1")
     p.add_argument("--port", type=int, help="default MLOPS_API_PORT or 8000")
-    p.add_argument("--workers", type=int, default=1, help="processes (each loads the models)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="processes, each with the models (default MLOPS_API_WORKERS or one per CPU, at most 4)",
+    )
     p.set_defaults(func=serve)
 
     p = sub.add_parser("api-key", help="create | revoke | list the API's keys (stored as SHA-256 hashes)")

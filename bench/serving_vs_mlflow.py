@@ -2,8 +2,8 @@
 
 One run, in a fresh temporary data dir: `mlops materialize --pipeline air_quality` (local profile) trains
 and registers `air_quality.forecast` version 1; then both servers run side by side on it: `mlops serve`
-(this service: FastAPI on uvicorn, micro-batching) and `mlflow models serve --env-manager local` (MLflow's
-scoring server, its default worker count). Before measuring, the same rows are sent to both and their
+(this service: FastAPI on uvicorn, micro-batching, its default worker count: one per CPU, at most 4) and
+`mlflow models serve --env-manager local` (MLflow's scoring server) with as many workers. Before measuring, the same rows are sent to both and their
 predictions must agree within 1e-6 (same model, same inputs: a fair comparison).
 
 1. Single-row requests: `wrk` with `--connections` open connections for `--duration` seconds against each
@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deploy.stack import Service, Stack, free_port_block, http_ok, load_env, service_table  # noqa: E402
+from serving.config import ServingSettings  # noqa: E402
 
 BIN_DIR = Path(sys.executable).parent
 
@@ -247,11 +248,12 @@ def main() -> int:
         ours_port, mlflow_port = free_port_block(1), free_port_block(1)
         stack_env = {**load_env(environ=env), **env, "API_PORT": str(ours_port)}
         theirs_base = f"http://127.0.0.1:{mlflow_port}"
+        workers = ServingSettings().workers  # what `mlops serve` runs by default here; MLflow gets as many
         mlflow_serve = Service(
             name="mlflow-serve",
             command=[
                 str(BIN_DIR / "mlflow"), "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
-                "-h", "127.0.0.1", "-p", str(mlflow_port),
+                "-h", "127.0.0.1", "-p", str(mlflow_port), "--workers", str(workers),
             ],
             healthy=lambda: http_ok(f"{theirs_base}/ping"),
             env={"MLFLOW_TRACKING_URI": tracking_uri},
@@ -260,11 +262,9 @@ def main() -> int:
         api = [s for s in service_table("local", stack_env, work / "stack") if s.name == "api"]
         stack = Stack([*api, mlflow_serve], stack_env, work / "stack")
         ready = stack.start(report=lambda line: None)
-        workers = re.search(r"uvicorn .*--workers (\d+)", (stack.logs / "mlflow-serve.log").read_text())
-        mlflow_workers = f"{workers.group(1)} uvicorn worker(s)" if workers else "uvicorn, workers not stated"
         print(
-            f"  ready: this service in {ready['api']:.1f} s (uvicorn, 1 worker, micro-batching); "
-            f"mlflow models serve in {ready['mlflow-serve']:.1f} s ({mlflow_workers}, its default: --workers not given)",
+            f"  ready: this service in {ready['api']:.1f} s (uvicorn, {workers} worker(s), micro-batching); "
+            f"mlflow models serve in {ready['mlflow-serve']:.1f} s (uvicorn, {workers} worker(s))",
             flush=True,
         )
 

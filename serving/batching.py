@@ -1,8 +1,11 @@
 """Micro-batching: concurrent single-row requests to the same model become one model call.
 
 One runner per pipeline task takes whatever requests are waiting (waiting up to `max_wait` for company
-when the model is idle), stacks their rows, predicts once in a worker thread, and hands each request its
-slice. While a batch is being predicted the next one gathers, so the batch size follows the load."""
+when the model is idle), stacks their rows, predicts once and hands each request its slice. A batch the
+champion predicts in a millisecond or two (compiled trees) is predicted right on the event loop: a hop
+to a worker thread would cost more than it saves, since the GIL lets only one of them run anyway. Larger
+batches go to a worker thread, and while one is predicted the next gathers, so the batch size follows
+the load."""
 
 from __future__ import annotations
 
@@ -86,7 +89,11 @@ class MicroBatcher:
                 continue
             try:
                 x = live[0].x if len(live) == 1 else np.vstack([p.x for p in live])
-                champion, outputs = await asyncio.to_thread(self._call, *key, x)
+                champion = self.champion_for(*key)
+                if champion is not None and champion.quick(len(x)):
+                    champion, outputs = self._call(*key, x)
+                else:
+                    champion, outputs = await asyncio.to_thread(self._call, *key, x)
             except Exception as exc:  # noqa: BLE001 - handed to each waiting request
                 for p in live:
                     if not p.done.done():

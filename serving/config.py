@@ -3,6 +3,7 @@ platform settings (`resources.settings`), so the API and the assets always agree
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +18,11 @@ class ServingSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        default_factory=lambda: min(len(os.sched_getaffinity(0)), 4),
+        ge=1,
+        description="Processes serving requests, each with the models loaded (default: one per CPU, at most 4).",
+    )
     keys_file: Path | None = Field(
         None,
         description="API keys as SHA-256 hashes with scopes (YAML); re-read when it changes. "
@@ -36,7 +42,7 @@ class ServingSettings(BaseSettings):
     )
     max_rows: int = Field(50_000, description="Most rows in one predict request.")
     batch_wait_ms: float = Field(
-        2.0, description="How long a single-row request waits for others to batch with."
+        0.5, description="How long a single-row request waits for others to batch with."
     )
     batch_max_rows: int = Field(256, description="Rows one micro-batch holds at most.")
     refresh_seconds: float = Field(30.0, description="How often the registry is asked for new champions.")

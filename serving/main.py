@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from prometheus_client import multiprocess
 
 from pipelines.spec import SPECS_DIR, load_specs
 from resources.settings import get_settings
 from serving import problems
 from serving.config import ServingSettings, get_serving_settings
-from serving.observability import RequestContext
+from serving.observability import RequestContext, configure_logging
 from serving.platform import Platform
 from serving.routes import datasets, feedback, forecast, health, pipelines, predict, tasks
 
@@ -49,6 +51,7 @@ class PlatformAPI(FastAPI):
 
 def create_app(serving: ServingSettings | None = None) -> FastAPI:
     serving = serving or get_serving_settings()
+    configure_logging()  # here too: each of several workers is a process of its own
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +66,8 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
             yield
         finally:
             await platform.stop()
+            if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # this worker's live gauges leave the pool
+                multiprocess.mark_process_dead(os.getpid())
 
     app = PlatformAPI(
         title="mlops-platform API",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
+import os
 import re
 import sys
 import time
@@ -17,7 +18,7 @@ import uuid
 from typing import Any
 
 import orjson
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.problems import problem_body
@@ -50,7 +51,22 @@ MODEL_LOAD_SECONDS = Histogram(
     ["pipeline", "task"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-MODEL_VERSION = Gauge("mlops_api_model_version", "Champion version being served", ["pipeline", "task"])
+MODEL_VERSION = Gauge(
+    "mlops_api_model_version",
+    "Champion version being served",
+    ["pipeline", "task"],
+    multiprocess_mode="livemostrecent",  # with several workers: the version the latest swap loaded
+)
+
+
+def metrics_registry() -> CollectorRegistry:
+    """What /metrics reports: this process's metrics, or every worker's pooled when `mlops serve` runs
+    several (PROMETHEUS_MULTIPROC_DIR set)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
 
 
 def new_trace_id() -> str:

@@ -66,6 +66,13 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
 @dataclass(frozen=True)
 class PredictionRecord:
     id: str
@@ -79,9 +86,11 @@ class PredictionRecord:
 
 class Store:
     def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url, pool_pre_ping=True)
+            # Several API workers share the file: readers never wait for a writer, a writer waits its turn.
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
         self._pending: queue.Queue[PredictionRecord | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_predictions, name="prediction-log", daemon=True)

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from events.bus import BrokerUnavailable, connect
 from resources.events import RabbitEventBus
 from serving.deps import PlatformDep
+from serving.observability import metrics_registry
 
 router = APIRouter(tags=["health"])
 
@@ -83,4 +84,4 @@ async def readyz(platform: PlatformDep, response: Response) -> dict:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)

@@ -86,6 +86,7 @@ def api_env(root: Path, **overrides: str) -> dict[str, str]:
         "MLOPS_RABBITMQ_URL": BROKER_URL,
         "MLOPS_EVENTS_EXCHANGE": f"mlops.test.{suffix}",
         "MLOPS_API_REFRESH_SECONDS": "300",  # swaps in these tests come from model.promoted events
+        "MLOPS_API_WORKERS": "2",  # as served on a 2-CPU machine: every test goes through both workers
         "API_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
         "MLFLOW_PORT": str(free_port_block(1)),

@@ -4,6 +4,7 @@ what lands in the landing area and on the bus, and a champion swapped under load
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -11,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import mlflow
 import numpy as np
 import pandas as pd
@@ -77,6 +79,29 @@ def test_health_readiness_and_metrics_are_open_and_name_the_loaded_models(api: A
         }
         metrics = http.get("/metrics").text
         assert 'mlops_api_model_version{pipeline="air_quality",task="forecast"}' in metrics
+
+
+def _samples(metrics: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith(name + "{")
+        and ",".join(sorted(line[len(name) + 1 : line.index("}")].split(","))) == wanted
+    )
+
+
+def test_workers_report_one_pool_of_metrics(api: Api):
+    """Two worker processes serve (each with its connections); /metrics, whichever answers, counts both."""
+    workers = set(re.findall(r"Started server process \[(\d+)\]", api.log.read_text()))
+    assert len(workers) == 2, workers
+    labels = {"method": "GET", "route": "/healthz", "status": "200"}
+    before = _samples(httpx.get(f"{api.url}/metrics").text, "mlops_api_requests_total", **labels)
+    for _ in range(40):  # a new connection each: the kernel hands them to either worker
+        assert httpx.get(f"{api.url}/healthz").status_code == 200
+    for _ in range(3):  # any worker's answer holds every worker's counts
+        after = _samples(httpx.get(f"{api.url}/metrics").text, "mlops_api_requests_total", **labels)
+        assert after - before == 40
 
 
 def test_routes_need_a_key_with_the_right_scope(api: Api):
