@@ -11,7 +11,7 @@ predictions must agree within 1e-6 (same model, same inputs: a fair comparison).
    (any error flags the run). Goals: ≥ 20× MLflow's req/s, p99 ≤ 25 ms.
 2. A 10,000-row batch (feature rows sampled with replacement): rows/s over the whole HTTP round trip
    (httpx, body serialized beforehand), median of 5 after a warm-up, against in-process
-   `predict_frame` of the loaded pyfunc on the same rows (median of 5). Goal: ≥ 50% of in-process.
+   `predict_frame` of the loaded pyfunc on the same rows (median of 5), the two taking turns. Goal: ≥ 50% of in-process.
    MLflow's server is timed once on the same batch for context.
 
 The load generator runs on the same machine as the servers, so it takes CPU from them (both alike).
@@ -32,8 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -185,16 +187,20 @@ def max_diff(ours: list[dict], theirs: list[dict]) -> tuple[float, list[str]]:
     return worst, names
 
 
-def timed(call, repeats: int = REPEATS) -> tuple[float, list]:
-    """Median wall time of `repeats` calls after one warm-up, and what each of them returned (checked by
-    the caller afterwards, outside the timing)."""
-    call()
-    times, results = [], []
+def timed(calls: dict[str, Callable[[], Any]], repeats: int = REPEATS) -> dict[str, tuple[float, list]]:
+    """Per call: median wall time of `repeats` runs after one warm-up, and what each run returned (checked
+    by the caller afterwards, outside the timing). The calls take turns, so a slower or busier spell of
+    the machine falls on all of them alike."""
+    for call in calls.values():
+        call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    results: dict[str, list] = {name: [] for name in calls}
     for _ in range(repeats):
-        began = time.perf_counter()
-        results.append(call())
-        times.append(time.perf_counter() - began)
-    return statistics.median(times), results
+        for name, call in calls.items():
+            began = time.perf_counter()
+            results[name].append(call())
+            times[name].append(time.perf_counter() - began)
+    return {name: (statistics.median(times[name]), results[name]) for name in calls}
 
 
 def main() -> int:
@@ -328,7 +334,18 @@ def main() -> int:
         ours_body = orjson.dumps({"rows": batch})
         theirs_body = orjson.dumps({"dataframe_records": batch})
 
-        ours_batch, replies = timed(lambda: client.post(ours_url, content=ours_body, headers=ours_headers))
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+        import mlflow
+
+        model = mlflow.pyfunc.load_model(MODEL_URI).unwrap_python_model()
+        frame = pd.DataFrame(batch, columns=columns, dtype=float)  # the very values sent over HTTP
+        batch_times = timed(
+            {
+                OURS: lambda: client.post(ours_url, content=ours_body, headers=ours_headers),
+                "in-process": lambda: model.predict_frame(frame),
+            }
+        )
+        (ours_batch, replies), (in_process, _) = batch_times[OURS], batch_times["in-process"]
         for reply in replies:
             if reply.status_code != 200 or len(reply.json()["predictions"]) != BATCH_ROWS:
                 raise SystemExit(f"this service answered {reply.status_code}: {reply.text[:1000]}")
@@ -338,13 +355,6 @@ def main() -> int:
         if reply.status_code != 200:
             raise SystemExit(f"mlflow models serve answered {reply.status_code}: {reply.text[:1000]}")
         batch_diff, _ = max_diff(ask_ours(batch)["predictions"], reply.json()["predictions"])
-
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-        import mlflow
-
-        model = mlflow.pyfunc.load_model(MODEL_URI).unwrap_python_model()
-        frame = pd.DataFrame(batch, columns=columns, dtype=float)  # the very values sent over HTTP
-        in_process, _ = timed(lambda: model.predict_frame(frame))
         local_diff, _ = max_diff(
             ask_ours(batch)["predictions"], model.predict_frame(frame).to_dict("records")
         )
