@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -454,13 +455,15 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
 
 def free_port_block(size: int, host: str = "127.0.0.1") -> int:
     """A port such that it and the `size - 1` ports above it are free now (for a throwaway stack; the S3
-    server's internal ports sit above its S3 port)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            base = probe.getsockname()[1]
-        if base + size > 65535:
-            continue
+    server's internal ports sit above its S3 port). Chosen below the kernel's ephemeral range, so no
+    outgoing connection takes one of them while a service is stopped and its restart still finds it free."""
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768  # Linux's default start
+    low, high = 10_000, max(ephemeral, 10_000 + 100 * size) - size
+    for _ in range(200):
+        base = random.randrange(low, high)
         try:
             with contextlib.ExitStack() as held:
                 for port in range(base, base + size):
@@ -468,7 +471,7 @@ def free_port_block(size: int, host: str = "127.0.0.1") -> int:
         except OSError:
             continue
         return base
-    raise StackError(f"no block of {size} free ports found")
+    raise StackError(f"no block of {size} free ports found below {ephemeral}")
 
 
 # ---- the supervisor -------------------------------------------------------------------------------
