@@ -47,8 +47,8 @@ class MicroBatcher:
         self, pipeline: str, task: str, x: np.ndarray
     ) -> tuple[Champion, dict[str, np.ndarray]]:
         """Rows in the champion's column order → (the champion that predicted, one array per output)."""
-        if len(x) >= self.max_rows:  # already a batch: straight to a worker thread
-            return await asyncio.to_thread(self._call, pipeline, task, x)
+        if len(x) >= self.max_rows:  # already a batch: straight to the model
+            return await self._call(pipeline, task, x)
         key = (pipeline, task)
         q = self._queues.get(key)
         if q is None:
@@ -59,12 +59,16 @@ class MicroBatcher:
         q.put_nowait(_Pending(x, done))
         return await done
 
-    def _call(self, pipeline: str, task: str, x: np.ndarray) -> tuple[Champion, dict[str, np.ndarray]]:
+    async def _call(self, pipeline: str, task: str, x: np.ndarray) -> tuple[Champion, dict[str, np.ndarray]]:
+        """One model call: right here when the champion predicts these rows in a millisecond or two, in a
+        worker thread otherwise."""
         champion = self.champion_for(pipeline, task)
         if champion is None:
             raise NoChampion(f"{pipeline}.{task}")
         BATCH_ROWS.labels(pipeline, task).observe(len(x))
-        return champion, champion.predict(x)
+        if champion.quick(len(x)):
+            return champion, champion.predict(x)
+        return champion, await asyncio.to_thread(champion.predict, x)
 
     async def _run(self, key: tuple[str, str], q: asyncio.Queue[_Pending]) -> None:
         while True:
@@ -89,11 +93,7 @@ class MicroBatcher:
                 continue
             try:
                 x = live[0].x if len(live) == 1 else np.vstack([p.x for p in live])
-                champion = self.champion_for(*key)
-                if champion is not None and champion.quick(len(x)):
-                    champion, outputs = self._call(*key, x)
-                else:
-                    champion, outputs = await asyncio.to_thread(self._call, *key, x)
+                champion, outputs = await self._call(*key, x)
             except Exception as exc:  # noqa: BLE001 - handed to each waiting request
                 for p in live:
                     if not p.done.done():

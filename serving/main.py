@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from prometheus_client import multiprocess
 
 from pipelines.spec import SPECS_DIR, load_specs
 from resources.settings import get_settings
 from serving import problems
 from serving.config import ServingSettings, get_serving_settings
-from serving.observability import RequestContext, configure_logging
+from serving.observability import RequestContext, configure_logging, leave_metrics_pool
 from serving.platform import Platform
 from serving.routes import datasets, feedback, forecast, health, pipelines, predict, tasks
 
@@ -66,8 +64,7 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
             yield
         finally:
             await platform.stop()
-            if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # this worker's live gauges leave the pool
-                multiprocess.mark_process_dead(os.getpid())
+            leave_metrics_pool()
 
     app = PlatformAPI(
         title="mlops-platform API",

@@ -59,14 +59,25 @@ MODEL_VERSION = Gauge(
 )
 
 
+def _pooled() -> bool:
+    """Whether this process's metrics go to a pool shared with other workers (`mlops serve` with several
+    sets PROMETHEUS_MULTIPROC_DIR)."""
+    return "PROMETHEUS_MULTIPROC_DIR" in os.environ
+
+
 def metrics_registry() -> CollectorRegistry:
-    """What /metrics reports: this process's metrics, or every worker's pooled when `mlops serve` runs
-    several (PROMETHEUS_MULTIPROC_DIR set)."""
-    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    """What /metrics reports: this process's metrics, or every worker's from the pool."""
+    if not _pooled():
         return REGISTRY
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     return registry
+
+
+def leave_metrics_pool() -> None:
+    """A stopping worker's live gauges (the model versions it served) leave the pool."""
+    if _pooled():
+        multiprocess.mark_process_dead(os.getpid())
 
 
 def new_trace_id() -> str:
