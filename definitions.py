@@ -19,15 +19,11 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 def build_definitions() -> dg.Definitions:
     settings = get_settings()
     specs = load_specs(settings.specs_dir or SPECS_DIR)
+    pipelines = [build_pipeline_definitions(spec) for spec in specs.values()]
     freshness_sensor = dg.build_sensor_for_freshness_checks(
-        freshness_checks=[
-            check
-            for spec_defs in (build_pipeline_definitions(s) for s in specs.values())
-            for check in (spec_defs.asset_checks or [])
-        ],
+        freshness_checks=[check for spec_defs in pipelines for check in (spec_defs.asset_checks or [])],
         name="freshness_checks_sensor",
     )
-    pipelines = [build_pipeline_definitions(spec) for spec in specs.values()]
     event_sensors = build_event_sensors(specs, settings, [job for d in pipelines for job in d.jobs or []])
     return dg.Definitions.merge(
         *pipelines,

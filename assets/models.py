@@ -4,6 +4,9 @@ model trains the spec's candidates and registers the best as a new MLflow model 
 it against the seasonal-naive baseline and the current champion on the holdout and carries the blocking
 promotion gates; champion moves the registry alias (only reached when every gate passed); the output asset
 (forecasts, exceedance risk) predicts the next hours with whatever the alias names.
+
+MLflow, scikit-learn and what needs them (training, evaluation) are imported in the assets that use them:
+every run worker imports this code location before the run starts, and they are ~4 s of it on two cores.
 """
 
 import datetime as dt
@@ -13,25 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import mlflow
 import numpy as np
 import pandas as pd
-import sklearn
-from mlflow.models import infer_signature
 
 import pipelines
 from assets.features import AFTER_CHECKS
 from assets.metadata import frame_metadata
-from pipelines.evaluation import (
-    climatology,
-    exceedance_gates,
-    exceedance_metrics,
-    forecast_gates,
-    forecast_metrics,
-    holdout,
-)
 from pipelines.features import current_value_column, forecast_inputs, model_feature_columns
-from pipelines.models import requested_candidate, train_exceedance_model, train_forecast_model
 from pipelines.spec import ClassificationTask, ModelCandidate, PipelineSpec, RegressionTask
 from pipelines.training_set import exceedance_label_column, label_column
 from resources.events import EventBus
@@ -76,6 +67,8 @@ def requested_candidates(
     spec: PipelineSpec, task: RegressionTask | ClassificationTask, config: TrainingConfig
 ) -> list[ModelCandidate]:
     """The candidates to train: the one requested, or the spec's when none is."""
+    from pipelines.models import requested_candidate
+
     try:
         requested = requested_candidate(spec, task, config.algorithm, config.params)
     except ValueError as exc:
@@ -159,6 +152,12 @@ def build_task_assets(
         mlflow_registry: MlflowRegistry,
         training_set: pd.DataFrame,
     ) -> dg.Output[dict]:
+        import mlflow
+        import sklearn
+        from mlflow.models import infer_signature
+
+        from pipelines.models import train_exceedance_model, train_forecast_model
+
         candidates = requested_candidates(spec, task, config)
         try:
             if regression:
@@ -290,6 +289,15 @@ def build_task_assets(
         model: dict,
         training_set: pd.DataFrame,
     ):
+        from pipelines.evaluation import (
+            climatology,
+            exceedance_gates,
+            exceedance_metrics,
+            forecast_gates,
+            forecast_metrics,
+            holdout,
+        )
+
         rows = holdout(training_set)
 
         def metric_fn(scored_model: Any, rows: pd.DataFrame, task: Any) -> dict[str, float]:

@@ -33,6 +33,7 @@ from deploy.stack import (  # noqa: E402
     LOCAL_DAGSTER_YAML,
     Stack,
     dagster_home,
+    drop_databases,
     free_port_block,
     load_env,
     service_table,
@@ -97,23 +98,6 @@ def step_seconds(env: dict[str, str]) -> dict[str, float]:
         os.environ.clear()
         os.environ.update(saved)
     return {s.step_key: s.end_time - s.start_time for s in stats if s.end_time and s.start_time}
-
-
-def drop_databases(env: dict[str, str]) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(
-        host=env["DAGSTER_PG_HOST"],
-        port=int(env["DAGSTER_PG_PORT"]),
-        user=env["DAGSTER_PG_USER"],
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for name in (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]):
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    conn.close()
 
 
 def delete_exchanges(env: dict[str, str]) -> None:
@@ -196,7 +180,7 @@ def main() -> int:
                     steps[name][step] = min(steps[name].get(step, seconds), seconds)
     finally:
         stack.stop(report=lambda line: None)
-        drop_databases(env)
+        drop_databases(env, (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]))
         with contextlib.suppress(Exception):
             delete_exchanges(env)
         shutil.rmtree(work, ignore_errors=True)

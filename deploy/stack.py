@@ -196,6 +196,28 @@ def ensure_database(env: Mapping[str, str], name: str) -> None:
         conn.close()
 
 
+def drop_databases(env: Mapping[str, str], names: Iterable[str]) -> None:
+    """Drop PostgreSQL databases (throwaway stacks, tests, benchmarks), closing their connections."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(
+        host=env["DAGSTER_PG_HOST"],
+        port=int(env["DAGSTER_PG_PORT"]),
+        user=env["DAGSTER_PG_USER"],
+        password=env.get("DAGSTER_PG_PASSWORD") or None,
+        dbname="postgres",
+        connect_timeout=5,
+    )
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            for name in names:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
 def postgres_url(env: Mapping[str, str], database: str) -> str:
     from urllib.parse import quote
 

@@ -95,19 +95,39 @@ class EventQueue:
             pass  # the broker is gone: it requeues unacknowledged messages itself
         self._connection, self._channel = None, None
 
-    def fetch(self, limit: int) -> list[Delivery]:
-        """Up to `limit` messages, unacknowledged, in queue order."""
-        batch: list[Delivery] = []
+    def fetch(self, limit: int, wait: float = 0.0) -> list[Delivery]:
+        """Up to `limit` messages, unacknowledged, in queue order. When the queue is empty, wait up to
+        `wait` seconds for one (a consumer the broker pushes to, not polling), then take what else is there."""
         try:
-            while len(batch) < limit:
-                method, properties, body = self._channel.basic_get(self.queue, auto_ack=False)
-                if method is None:
-                    break
-                batch.append(
-                    Delivery(method.delivery_tag, body, properties, method.routing_key, method.redelivered)
-                )
+            batch = self._get(limit)
+            if batch or wait <= 0:
+                return batch
+            # prefetch 1: the broker hands this consumer one message; the rest stay for basic_get, in order
+            self._channel.basic_qos(prefetch_count=1)
+            for method, properties, body in self._channel.consume(
+                self.queue, auto_ack=False, inactivity_timeout=wait
+            ):
+                if method is not None:
+                    batch.append(
+                        Delivery(
+                            method.delivery_tag, body, properties, method.routing_key, method.redelivered
+                        )
+                    )
+                break
+            self._channel.cancel()  # a message the broker pushed meanwhile is requeued, not lost
+            return batch + self._get(limit - len(batch)) if batch else batch
         except AMQPError as exc:
             raise BrokerUnavailable(f"reading queue {self.queue} failed: {exc!r}") from exc
+
+    def _get(self, limit: int) -> list[Delivery]:
+        batch: list[Delivery] = []
+        while len(batch) < limit:
+            method, properties, body = self._channel.basic_get(self.queue, auto_ack=False)
+            if method is None:
+                break
+            batch.append(
+                Delivery(method.delivery_tag, body, properties, method.routing_key, method.redelivered)
+            )
         return batch
 
     def ack(self, delivery: Delivery) -> None:

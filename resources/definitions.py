@@ -37,7 +37,11 @@ def build_resources(settings: PlatformSettings) -> dict[str, Any]:
             ui_url=settings.mlflow_ui_url,
         ),
         "events": (
-            RabbitEventBus(url=settings.rabbitmq_url, exchange=settings.events_exchange)
+            RabbitEventBus(
+                url=settings.rabbitmq_url,
+                exchange=settings.events_exchange,
+                consume_wait_seconds=settings.events_consume_wait_seconds,
+            )
             if settings.uses_broker
             else FileEventBus(path=str(settings.data_path / "events.jsonl"))
         ),

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from events.bus import DEFAULT_EXCHANGE, EventPublisher
 from events.envelope import Envelope, EventType, make_event
@@ -44,6 +44,10 @@ class RabbitEventBus(EventBus):
 
     url: str
     exchange: str = DEFAULT_EXCHANGE
+    consume_wait_seconds: float = Field(
+        4.0,
+        description="How long a sensor tick waits on an empty queue for a message (see PlatformSettings).",
+    )
     _publisher: EventPublisher | None = PrivateAttr(default=None)
 
     def send(self, envelope: Envelope) -> None:

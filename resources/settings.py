@@ -37,6 +37,14 @@ class PlatformSettings(BaseSettings):
         description="Where platform events go: `file` (JSON lines under data_dir) or `rabbitmq` (the broker at "
         "rabbitmq_url, and the event sensors consume from it). Default: file locally, rabbitmq in services.",
     )
+    events_consume_wait_seconds: float = Field(
+        4.0,
+        ge=0,
+        le=30,
+        description="How long an event_runs sensor tick waits on an empty queue for a message. Dagster's sensor "
+        "daemon evaluates a sensor at most every 5 s; waiting inside the tick (bounded, well under the 60 s "
+        "tick timeout) turns a message into a run request as it arrives instead of at the next tick.",
+    )
 
     # links shown in the Dagster UI
     mlflow_ui_url: str = "http://127.0.0.1:5000"

@@ -18,7 +18,6 @@ import dagster as dg
 from assets.factory import partitions_for, refresh_job_name, train_job_name
 from assets.models import TRACE_TAG
 from events.envelope import DatasetLanded, Envelope, InvalidEvent, TrainingRequested
-from pipelines.models import requested_candidate
 from pipelines.parsing import parse_source_file
 from pipelines.spec import FilesSource, PipelineSpec
 from resources.object_store import ObjectStore
@@ -131,6 +130,9 @@ def _ingest_landed_file(
 
 def training_run_config(spec: PipelineSpec, payload: TrainingRequested) -> dict[str, Any]:
     """The model asset's run config, or InvalidEvent when the spec would reject it at run time."""
+    # imported here, as in assets/models.py: scikit-learn stays out of every run worker's start
+    from pipelines.models import requested_candidate
+
     try:
         task = spec.task(payload.task)
     except KeyError:

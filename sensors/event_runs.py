@@ -14,11 +14,19 @@ its run exists, and it is acknowledged. A redelivered message finds its run and 
 Dagster itself skips a run key this sensor already submitted). If the run never appears — the daemon could
 not submit it — the message is requested again each tick and dead-lettered after MAX_REQUESTS_PER_MESSAGE
 tries, counted in the cursor, so a poison message cannot block the queue forever.
+
+Latency: Dagster's sensor daemon evaluates sensors on a 5 s loop, whatever `minimum_interval_seconds` says,
+so a message would wait 2.5 s on average for the next tick. A tick that finds the queue empty therefore
+waits up to `consume_wait_seconds` (4 s by default, `MLOPS_EVENTS_CONSUME_WAIT_SECONDS`) for a message
+the broker pushes, and returns as soon as one becomes a run request (acknowledging or dead-lettering does
+not end the wait): the tick stays short and bounded, and the sensor listens most of the time instead of
+looking every 5 s.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
 import dagster as dg
@@ -74,19 +82,22 @@ def build_event_runs_sensor(
         queue = consumer_queue(events.exchange)
         try:
             with EventQueue(events.url, events.exchange, queue, ROUTING_KEYS) as consumer:
-                for delivery in consumer.fetch(MAX_MESSAGES_PER_TICK):
-                    outcomes[
-                        _handle(
-                            context,
-                            consumer,
-                            delivery,
-                            specs,
-                            landing,
-                            requested_before,
-                            requested,
-                            run_requests,
-                        )
-                    ] += 1
+                # Until a run is requested (the daemon submits it when the tick returns) or the wait is
+                # used up: messages that are only acknowledged or dead-lettered do not end the tick.
+                deadline = time.monotonic() + events.consume_wait_seconds
+                while not run_requests and (handled := sum(outcomes.values())) < MAX_MESSAGES_PER_TICK:
+                    batch = consumer.fetch(
+                        MAX_MESSAGES_PER_TICK - handled, wait=max(0.0, deadline - time.monotonic())
+                    )
+                    if not batch:
+                        break
+                    for delivery in batch:
+                        outcomes[
+                            _handle(
+                                context, consumer, delivery, specs, landing, requested_before, requested,
+                                run_requests,
+                            )
+                        ] += 1  # fmt: skip
         except BrokerUnavailable as exc:
             if not run_requests:
                 return dg.SkipReason(f"broker unavailable, will retry: {exc}")

@@ -51,12 +51,17 @@ class Platform:
     exchange: str
     data_dir: Path
 
-    def tick(self, cursor: str | None = None, sensor: str = "event_runs") -> dg.SensorExecutionData:
-        """One sensor evaluation, as the daemon would run it."""
+    def tick(
+        self,
+        cursor: str | None = None,
+        sensor: str = "event_runs",
+        events: dg.ConfigurableResource | None = None,
+    ) -> dg.SensorExecutionData:
+        """One sensor evaluation, as the daemon would run it (`events` replaces the platform's bus)."""
         with dg.build_sensor_context(
             instance=self.instance,
             cursor=cursor,
-            resources={"events": self.resources["events"], "landing": self.resources["landing"]},
+            resources={"events": events or self.resources["events"], "landing": self.resources["landing"]},
             definitions=self.defs,
         ) as context:
             return self.defs.resolve_sensor_def(sensor).evaluate_tick(context)
@@ -77,6 +82,9 @@ def platform(
     monkeypatch.setenv("MLOPS_EVENTS_BACKEND", "rabbitmq")
     monkeypatch.setenv("MLOPS_RABBITMQ_URL", broker_url)
     monkeypatch.setenv("MLOPS_EVENTS_EXCHANGE", exchange)
+    # A tick on an empty queue waits this long for a message (4 s in production); tests tick empty queues
+    # often. test_a_tick_on_an_empty_queue_waits_for_a_message covers the production wait.
+    monkeypatch.setenv("MLOPS_EVENTS_CONSUME_WAIT_SECONDS", "0.2")
     from definitions import build_definitions
     from resources.definitions import build_resources
     from resources.settings import get_settings

@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import uuid
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import yaml
 
-from deploy.stack import stop_groups
+from deploy.stack import drop_databases, ensure_database, load_env, stop_groups
 from events.bus import BrokerUnavailable, connect
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,21 +23,42 @@ BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 
 
 class DaemonProcess:
-    """The shipped local dagster.yaml, optionally with a shorter queued-run dequeue interval."""
+    """A daemon on the shipped instance config: the local dagster.yaml (SQLite under `home`), or with
+    `storage="postgres"` the services profile's deploy/dagster/dagster.yaml on a fresh PostgreSQL database
+    of the machine's server (dropped by `stop`). Optionally a shorter queued-run dequeue interval."""
 
-    def __init__(self, home: Path, env: dict[str, str], dequeue_interval_seconds: int | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        env: dict[str, str],
+        dequeue_interval_seconds: int | None = None,
+        storage: Literal["sqlite", "postgres"] = "sqlite",
+    ) -> None:
         self.home = home
         self.dequeue_interval_seconds = dequeue_interval_seconds
+        self.storage = storage
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(home)}
+        if storage == "postgres":
+            stack_env = load_env()
+            self.env.update(
+                {k: v for k, v in stack_env.items() if k.startswith("DAGSTER_")},
+                DAGSTER_HOME=str(home),
+                DAGSTER_PG_DB=f"mlops_daemon_{uuid.uuid4().hex[:10]}",
+            )
         self.log_path = home / "daemon.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> DaemonProcess:
         self.home.mkdir(parents=True, exist_ok=True)
-        config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+        shipped = REPO / ("deploy/dagster/dagster.yaml" if self.storage == "postgres" else "dagster.yaml")
+        config = yaml.safe_load(shipped.read_text())
         if self.dequeue_interval_seconds is not None:
             config["run_coordinator"]["config"]["dequeue_interval_seconds"] = self.dequeue_interval_seconds
         (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
+        if self.storage == "postgres":
+            ensure_database(self.env, self.env["DAGSTER_PG_DB"])
+            # The instance this process opens (`instance()`) reads the same variables as the daemon's.
+            os.environ.update({k: v for k, v in self.env.items() if k.startswith("DAGSTER_PG_")})
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
@@ -81,3 +104,5 @@ class DaemonProcess:
         if self.process is not None:
             stop_groups({self.process.pid: 20.0}, reap=self.process.poll)
             self.process = None
+        if self.storage == "postgres":
+            drop_databases(self.env, [self.env["DAGSTER_PG_DB"]])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 
 import dagster as dg
@@ -13,6 +14,7 @@ import mlops_cli
 from assets.models import TRACE_TAG
 from events.bus import EventPublisher
 from events.envelope import make_event
+from resources.events import RabbitEventBus
 from sensors.event_requests import EVENT_ID_TAG, EVENT_TYPE_TAG
 from sensors.event_runs import MAX_REQUESTS_PER_MESSAGE, consumer_queue
 from tests.conftest import port_open
@@ -70,6 +72,35 @@ def test_landed_file_becomes_a_refresh_run_over_its_days_acknowledged_once_the_r
     assert "1 acknowledged" in second.skip_message, second.skip_message
     assert queue_depth(platform.url, consumer_queue(platform.exchange)) == 0
     assert [r.run_id for r in runs_for(platform, envelope.id)] == [run.run_id]
+
+
+def test_a_tick_on_an_empty_queue_waits_for_a_message_and_returns_as_it_arrives(platform):
+    uri = land_file(platform, "2024-01-01", "2024-01-03")
+    platform.tick()
+    waiting = RabbitEventBus(url=platform.url, exchange=platform.exchange, consume_wait_seconds=4.0)
+    published = []
+    timer = threading.Timer(
+        1.0, lambda: published.append(publish(platform, "dataset.landed", {"pipeline": LANDING, "uri": uri}))
+    )
+    began = time.monotonic()
+    timer.start()
+    result = platform.tick(events=waiting)
+    took = time.monotonic() - began
+    timer.join()
+    assert [r.run_key for r in result.run_requests] == [published[0].id]
+    assert 1.0 <= took < 3.0, (
+        f"the tick returned after {took:.2f} s; the message came at 1 s, the wait is 4 s"
+    )
+
+    platform.submit(result.run_requests[0])
+    # Acknowledging a message whose run exists does not end the wait; only a run request or the wait does.
+    short = RabbitEventBus(url=platform.url, exchange=platform.exchange, consume_wait_seconds=1.0)
+    began = time.monotonic()
+    acknowledged = platform.tick(result.cursor, events=short)
+    took = time.monotonic() - began
+    assert acknowledged.run_requests == [] and "1 acknowledged" in acknowledged.skip_message
+    assert 1.0 <= took < 2.5, f"the tick took {took:.2f} s with a 1 s wait"
+    assert queue_depth(platform.url, consumer_queue(platform.exchange)) == 0
 
 
 def test_training_request_becomes_a_train_run_with_the_requested_model_config(platform):

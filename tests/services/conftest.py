@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 
 from definitions import build_definitions
-from deploy.stack import BIN_DIR, Stack, free_port_block, load_env, service_table
+from deploy.stack import BIN_DIR, Stack, drop_databases, free_port_block, load_env, service_table
 from resources.settings import get_settings
 from tests.conftest import port_open, require
 
@@ -56,18 +56,6 @@ class Services:
                 yield instance
             finally:
                 instance.dispose()
-
-
-def _drop_databases(env: dict[str, str]) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    conn = psycopg2.connect(host=PG[0], port=PG[1], user=env["DAGSTER_PG_USER"], dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for name in (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]):
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    conn.close()
 
 
 def _delete_exchanges(env: dict[str, str]) -> None:
@@ -114,7 +102,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         yield Services(stack=stack, env=env, dagster_home=state / "dagster_home")
     finally:
         stack.stop(report=lambda line: None)
-        _drop_databases(env)
+        drop_databases(env, (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]))
         with contextlib.suppress(Exception):
             _delete_exchanges(env)
 
