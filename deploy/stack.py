@@ -21,10 +21,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 DEPLOY_DIR = Path(__file__).resolve().parent
 REPO_DIR = DEPLOY_DIR.parent
@@ -168,10 +168,10 @@ class Service:
     stop_grace: float = 10.0
 
 
-def ensure_database(env: Mapping[str, str], name: str) -> None:
-    """Create a PostgreSQL database unless it exists (CREATE DATABASE has no IF NOT EXISTS)."""
+@contextlib.contextmanager
+def _postgres_admin(env: Mapping[str, str]) -> Iterator[Any]:
+    """A cursor on the server's `postgres` database in autocommit mode (CREATE/DROP DATABASE)."""
     import psycopg2
-    from psycopg2 import sql
 
     try:
         conn = psycopg2.connect(
@@ -189,33 +189,28 @@ def ensure_database(env: Mapping[str, str], name: str) -> None:
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            yield cur
     finally:
         conn.close()
+
+
+def ensure_database(env: Mapping[str, str], name: str) -> None:
+    """Create a PostgreSQL database unless it exists (CREATE DATABASE has no IF NOT EXISTS)."""
+    from psycopg2 import sql
+
+    with _postgres_admin(env) as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone() is None:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def drop_databases(env: Mapping[str, str], names: Iterable[str]) -> None:
     """Drop PostgreSQL databases (throwaway stacks, tests, benchmarks), closing their connections."""
-    import psycopg2
     from psycopg2 import sql
 
-    conn = psycopg2.connect(
-        host=env["DAGSTER_PG_HOST"],
-        port=int(env["DAGSTER_PG_PORT"]),
-        user=env["DAGSTER_PG_USER"],
-        password=env.get("DAGSTER_PG_PASSWORD") or None,
-        dbname="postgres",
-        connect_timeout=5,
-    )
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for name in names:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    with _postgres_admin(env) as cur:
+        for name in names:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def postgres_url(env: Mapping[str, str], database: str) -> str:
