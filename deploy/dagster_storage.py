@@ -23,15 +23,17 @@ POOL_RECYCLE_SECONDS = 3600
 class PooledPostgresStorage(DagsterPostgresStorage):
     """`DagsterPostgresStorage` whose run, event-log and schedule storages share the same pool settings."""
 
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None, **kwargs):
-        super().__init__(postgres_url, should_autocreate_tables, inst_data, **kwargs)
+    def __init__(
+        self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None, token_provider=None
+    ):
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             if not hasattr(storage, "_engine"):  # the attribute optimize_for_webserver replaces, too
                 raise TypeError(f"{type(storage).__name__} has no engine to pool: dagster-postgres changed")
             storage._engine.dispose()
             storage._engine = create_pg_engine(
                 postgres_url,
-                getattr(storage, "_token_provider", None),
+                token_provider,
                 isolation_level="AUTOCOMMIT",
                 pool_size=POOL_SIZE,
                 max_overflow=MAX_OVERFLOW,

@@ -169,7 +169,7 @@ class Service:
 
 
 @contextlib.contextmanager
-def _postgres_admin(env: Mapping[str, str]) -> Iterator[Any]:
+def postgres_admin(env: Mapping[str, str]) -> Iterator[Any]:
     """A cursor on the server's `postgres` database in autocommit mode (CREATE/DROP DATABASE)."""
     import psycopg2
 
@@ -198,7 +198,7 @@ def ensure_database(env: Mapping[str, str], name: str) -> None:
     """Create a PostgreSQL database unless it exists (CREATE DATABASE has no IF NOT EXISTS)."""
     from psycopg2 import sql
 
-    with _postgres_admin(env) as cur:
+    with postgres_admin(env) as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -208,7 +208,7 @@ def drop_databases(env: Mapping[str, str], names: Iterable[str]) -> None:
     """Drop PostgreSQL databases (throwaway stacks, tests, benchmarks), closing their connections."""
     from psycopg2 import sql
 
-    with _postgres_admin(env) as cur:
+    with postgres_admin(env) as cur:
         for name in names:
             cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 

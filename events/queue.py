@@ -15,6 +15,8 @@ from pika.exceptions import AMQPError
 
 from events.bus import BrokerUnavailable, connect, dead_letter_exchange, declare_exchanges
 
+# How long a consumer's fetch waits on an empty queue by default (the event_runs sensor; see its docstring).
+DEFAULT_WAIT_SECONDS = 4.0
 REASON_HEADER = "x-mlops-dead-letter-reason"
 QUEUE_HEADER = "x-mlops-dead-letter-queue"
 ROUTING_KEY_HEADER = "x-mlops-original-routing-key"
@@ -46,6 +48,11 @@ class Delivery:
     properties: pika.BasicProperties
     routing_key: str
     redelivered: bool
+
+    @classmethod
+    def of(cls, method, properties: pika.BasicProperties, body: bytes) -> Delivery:
+        """From what basic_get or a consumer hands over."""
+        return cls(method.delivery_tag, body, properties, method.routing_key, method.redelivered)
 
     @property
     def message_id(self) -> str | None:
@@ -108,14 +115,10 @@ class EventQueue:
                 self.queue, auto_ack=False, inactivity_timeout=wait
             ):
                 if method is not None:
-                    batch.append(
-                        Delivery(
-                            method.delivery_tag, body, properties, method.routing_key, method.redelivered
-                        )
-                    )
+                    batch.append(Delivery.of(method, properties, body))
                 break
             self._channel.cancel()  # a message the broker pushed meanwhile is requeued, not lost
-            return batch + self._get(limit - len(batch)) if batch else batch
+            return batch + self._get(limit - 1) if batch else []
         except AMQPError as exc:
             raise BrokerUnavailable(f"reading queue {self.queue} failed: {exc!r}") from exc
 
@@ -125,9 +128,7 @@ class EventQueue:
             method, properties, body = self._channel.basic_get(self.queue, auto_ack=False)
             if method is None:
                 break
-            batch.append(
-                Delivery(method.delivery_tag, body, properties, method.routing_key, method.redelivered)
-            )
+            batch.append(Delivery.of(method, properties, body))
         return batch
 
     def ack(self, delivery: Delivery) -> None:

@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr
 
 from events.bus import DEFAULT_EXCHANGE, EventPublisher
 from events.envelope import Envelope, EventType, make_event
+from events.queue import DEFAULT_WAIT_SECONDS
 
 
 class EventBus(dg.ConfigurableResource):
@@ -45,7 +46,7 @@ class RabbitEventBus(EventBus):
     url: str
     exchange: str = DEFAULT_EXCHANGE
     consume_wait_seconds: float = Field(
-        4.0,
+        DEFAULT_WAIT_SECONDS,
         description="How long a sensor tick waits on an empty queue for a message (see PlatformSettings).",
     )
     _publisher: EventPublisher | None = PrivateAttr(default=None)

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events.queue import DEFAULT_WAIT_SECONDS
+
 
 class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MLOPS_", extra="ignore")
@@ -38,7 +40,7 @@ class PlatformSettings(BaseSettings):
         "rabbitmq_url, and the event sensors consume from it). Default: file locally, rabbitmq in services.",
     )
     events_consume_wait_seconds: float = Field(
-        4.0,
+        DEFAULT_WAIT_SECONDS,
         ge=0,
         le=30,
         description="How long an event_runs sensor tick waits on an empty queue for a message. Dagster's sensor "

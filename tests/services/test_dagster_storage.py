@@ -9,34 +9,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-import psycopg2
 import pytest
 
 from deploy.dagster_storage import PooledPostgresStorage
-from deploy.stack import drop_databases, ensure_database
+from deploy.stack import drop_databases, ensure_database, load_env, postgres_admin
 from tests.conftest import port_open, require
 
 pytestmark = pytest.mark.services
 
 REPO = Path(__file__).resolve().parents[2]
-PG_ENV = {
-    "DAGSTER_PG_HOST": "127.0.0.1",
-    "DAGSTER_PG_PORT": "5432",
-    "DAGSTER_PG_USER": "postgres",
-    "DAGSTER_PG_PASSWORD": "",
-    "DAGSTER_MAX_CONCURRENT_RUNS": "2",
-}
+PG_ENV = {k: v for k, v in load_env().items() if k.startswith("DAGSTER_")}
 
 
 def _admin(sql: str, params: tuple = ()) -> list[tuple]:
-    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
+    with postgres_admin(PG_ENV) as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
 
 
 def sessions(database: str) -> int:
@@ -46,7 +34,7 @@ def sessions(database: str) -> int:
 
 @pytest.fixture
 def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dg.DagsterInstance, str]]:
-    require(port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
+    require(port_open(PG_ENV["DAGSTER_PG_HOST"], int(PG_ENV["DAGSTER_PG_PORT"])), "PostgreSQL")
     database = f"mlops_storage_{uuid.uuid4().hex[:10]}"
     env = {**PG_ENV, "DAGSTER_PG_DB": database}
     for key, value in env.items():
