@@ -79,22 +79,25 @@ def requested_candidates(
 def _feature_importance_figure(model: Any, rows: pd.DataFrame, label: str, columns: list[str]) -> "Figure":
     # imported here: loading the code location (every run worker, the webserver) skips ~1 s of imports
     from matplotlib.figure import Figure
-    from sklearn.inspection import permutation_importance
+
+    from pipelines.evaluation import permutation_importance
 
     labelled = rows.dropna(subset=[label])
     sample = labelled.sample(n=min(500, len(labelled)), random_state=0)
     estimator = (
         model.estimators[next(iter(model.estimators))] if hasattr(model, "estimators") else model.estimator
     )
-    result = permutation_importance(
-        estimator, sample[columns], sample[label], n_repeats=2, random_state=0, n_jobs=1
-    )
-    order = np.argsort(result.importances_mean)[-15:]
+    importance = permutation_importance(estimator, sample, sample[label], columns).sort_values().tail(15)
     fig = Figure(figsize=(7, 5))
     ax = fig.subplots()
-    ax.barh([columns[i] for i in order], result.importances_mean[order])
+    ax.barh(importance.index, importance.to_numpy())
+    ax.set_xlabel(
+        "rise in Brier score when shuffled"
+        if hasattr(estimator, "predict_proba")
+        else "drop in R² when shuffled"
+    )
     ax.set_title(f"Permutation importance ({label})")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.3, right=0.97, top=0.92, bottom=0.1)  # room for the names; tight_layout costs ~0.4 s
     return fig
 
 

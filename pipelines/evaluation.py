@@ -84,6 +84,38 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(total / len(y))
 
 
+def permutation_importance(
+    estimator, rows: pd.DataFrame, y: pd.Series, columns: list[str], n_repeats: int = 2, seed: int = 0
+) -> pd.Series:
+    """How much worse the estimator gets when one column is shuffled, per column, mean over `n_repeats`
+    shuffles: the drop in R² for a regressor, the rise in Brier score for a classifier (it has
+    `predict_proba`).
+
+    The idea of sklearn.inspection.permutation_importance, but every shuffled copy is predicted in one call:
+    sklearn predicts each column and repeat on its own: ~90 calls per model here, 2-3x the time.
+    """
+    x = rows[columns].to_numpy(dtype=float)
+    target = np.asarray(y, dtype=float)
+    n, k = x.shape
+    rng = np.random.default_rng(seed)
+    shuffled = np.broadcast_to(x, (k, n_repeats, n, k)).copy()
+    for j in range(k):
+        for r in range(n_repeats):
+            shuffled[j, r, :, j] = rng.permutation(x[:, j])
+
+    classifier = hasattr(estimator, "predict_proba")
+
+    def predict(values: np.ndarray) -> np.ndarray:
+        frame = pd.DataFrame(values, columns=columns)
+        return estimator.predict_proba(frame)[:, 1] if classifier else estimator.predict(frame)
+
+    base_error = ((predict(x) - target) ** 2).sum()
+    errors = ((predict(shuffled.reshape(-1, k)).reshape(k, n_repeats, n) - target) ** 2).sum(axis=2)
+    # R² = 1 - SSE / SST, so its drop is the SSE's rise over SST; Brier is the SSE over n.
+    scale = n if classifier else max(float(((target - target.mean()) ** 2).sum()), 1e-12)
+    return pd.Series((errors.mean(axis=1) - base_error) / scale, index=columns)
+
+
 @dataclass(frozen=True)
 class Gate:
     """One promotion gate's verdict, worded for the person reading the asset check."""
