@@ -97,7 +97,8 @@ def _feature_importance_figure(model: Any, rows: pd.DataFrame, label: str, colum
         else "drop in R² when shuffled"
     )
     ax.set_title(f"Permutation importance ({label})")
-    fig.subplots_adjust(left=0.3, right=0.97, top=0.92, bottom=0.1)  # room for the names; tight_layout costs ~0.4 s
+    # fixed room for the feature names: tight_layout measured the text for ~0.1-0.2 s per figure
+    fig.subplots_adjust(left=0.3, right=0.97, top=0.92, bottom=0.1)
     return fig
 
 
