@@ -63,3 +63,30 @@ def test_anything_else_is_left_to_the_validating_path_which_names_the_problem(ra
         slow_matrix(raw)
     if error is Problem:
         assert "rows[0]" in caught.value.detail
+
+
+def test_prediction_ids_are_unique_in_time_order_and_fit_the_feedback_schema():
+    import os
+    import re
+    import time
+
+    from serving.routes.predict import new_prediction_id
+    from serving.schemas import FeedbackRequest
+
+    first = [new_prediction_id() for _ in range(5000)]
+    time.sleep(0.002)
+    later = new_prediction_id()
+    assert len(set(first)) == len(first)
+    assert all(a[:13] <= b[:13] for a, b in zip(first, first[1:], strict=False))  # time prefix never goes back
+    assert later[:13] > first[0][:13]
+    assert all(re.fullmatch(r"p_[0-9a-f]{20}", i) for i in first)
+    FeedbackRequest.model_validate({"prediction_id": f"{later}.0", "target": "no2", "observed": 1.0})
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a forked worker starts its own id space
+        os.write(write, new_prediction_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert child[13:18] != later[13:18]
