@@ -77,7 +77,8 @@ def test_prediction_ids_are_unique_in_time_order_and_fit_the_feedback_schema():
     time.sleep(0.002)
     later = new_prediction_id()
     assert len(set(first)) == len(first)
-    assert all(a[:13] <= b[:13] for a, b in zip(first, first[1:], strict=False))  # time prefix never goes back
+    # the time prefix never goes back
+    assert all(a[:13] <= b[:13] for a, b in zip(first, first[1:], strict=False))
     assert later[:13] > first[0][:13]
     assert all(re.fullmatch(r"p_[0-9a-f]{20}", i) for i in first)
     FeedbackRequest.model_validate({"prediction_id": f"{later}.0", "target": "no2", "observed": 1.0})
