@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,12 +26,17 @@ UNPARTITIONED = "_"
 
 def content_hash(obj: Any) -> str:
     """A stable hash of a DataFrame's content (values, columns, dtypes) or of a JSON-able value."""
-    digest = hashlib.sha256()
     if isinstance(obj, pd.DataFrame):
-        digest.update(json.dumps([(str(c), str(t)) for c, t in obj.dtypes.items()]).encode())
-        digest.update(pd.util.hash_pandas_object(obj, index=False).to_numpy().tobytes())
-    else:
-        digest.update(json.dumps(obj, sort_keys=True, default=str).encode())
+        return _frame_hash(obj, pd.util.hash_pandas_object(obj, index=False).to_numpy())
+    digest = hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def _frame_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
+    """`content_hash` of `frame` from its rows' hashes: a row's hash depends on that row's values only,
+    so the hashes of a large frame, sliced, give each part's content hash."""
+    digest = hashlib.sha256(json.dumps([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    digest.update(np.ascontiguousarray(row_hashes).tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -63,6 +69,31 @@ class Lake:
             return EncodedObject(folder / f"{version}.parquet", version, buffer.getvalue())
         payload = json.dumps(obj, sort_keys=True, default=str).encode()
         return EncodedObject(folder / f"{version}.json", version, payload)
+
+    def encode_partitions(
+        self,
+        key: list[str] | tuple[str, ...],
+        frame: pd.DataFrame,
+        rows: dict[str, np.ndarray],
+        partitions: list[str],
+    ) -> list[EncodedObject]:
+        """`encode` of each partition's rows of `frame` (`rows`: partition → row positions; a partition
+        without rows gets an empty frame), the same objects and hashes as encoding each part on its own,
+        but the whole frame is hashed and converted to Arrow once: one by one, 365 days took ~4× longer."""
+        none = np.array([], dtype=np.intp)
+        parts = [rows.get(p, none) for p in partitions]
+        order = np.concatenate(parts) if parts else none
+        row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+        table = pa.Table.from_pandas(frame, preserve_index=False).take(order)
+        encoded, start = [], 0
+        for partition, part in zip(partitions, parts, strict=True):
+            buffer = io.BytesIO()
+            pq.write_table(table.slice(start, len(part)), buffer)
+            start += len(part)
+            version = _frame_hash(frame, row_hashes[part])
+            folder = self.folder(key, partition)
+            encoded.append(EncodedObject(folder / f"{version}.parquet", version, buffer.getvalue()))
+        return encoded
 
     @staticmethod
     def store(encoded: EncodedObject) -> tuple[UPath, str]:
@@ -148,18 +179,13 @@ class _LakeIOManager(dg.UPathIOManager):
                 f"{context.asset_key.to_user_string()}: a partition range needs a DataFrame and partition_expr"
             )
         days = pd.to_datetime(obj[column], utc=True).dt.floor("D")
-        groups = (
-            {day.strftime("%Y-%m-%d"): rows for day, rows in obj.groupby(days, sort=False)}
-            if len(obj)
-            else {}
+        rows = {
+            pd.Timestamp(day).strftime("%Y-%m-%d"): positions
+            for day, positions in obj.groupby(days, sort=False).indices.items()
+        }
+        encoded = self.lake.encode_partitions(
+            list(context.asset_key.path), obj, rows, list(context.asset_partition_keys)
         )
-        key, empty = list(context.asset_key.path), obj.iloc[0:0]
-        # Hashing and Parquet encoding hold the GIL: threads only slow them down (2x for 365 days), so they
-        # run here, one by one; only the uploads, which wait on the store, run concurrently.
-        encoded = [
-            self.lake.encode(key, partition, groups.get(partition, empty).reset_index(drop=True))
-            for partition in context.asset_partition_keys
-        ]
         with ThreadPoolExecutor(max_workers=8) as pool:
             written = list(pool.map(Lake.store, encoded))
         context.add_output_metadata({"partitions_written": len(written), "dagster/row_count": len(obj)})
@@ -179,8 +205,12 @@ class _LakeIOManager(dg.UPathIOManager):
         if context.dagster_type.typing_type in (dict, dict[str, pd.DataFrame]):
             return {k: Lake.decode(path, payload) for k, (path, payload) in fetched.items()}
         # One conversion to pandas for the whole range: half the time of a DataFrame per day concatenated.
-        # "permissive" widens types and fills absent columns as pd.concat would.
-        tables = [pq.read_table(io.BytesIO(payload)) for _, payload in fetched.values()]
+        # "permissive" widens types and fills absent columns as pd.concat would. A day is small: reading it
+        # without pyarrow's thread pool and dataset layer takes half the time of `pq.read_table`.
+        tables = [
+            pq.ParquetFile(pa.BufferReader(payload)).read(use_threads=False)
+            for _, payload in fetched.values()
+        ]
         non_empty = [table for table in tables if table.num_rows]
         if not non_empty:
             return pd.DataFrame()
