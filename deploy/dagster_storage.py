@@ -1,4 +1,7 @@
-"""Dagster's PostgreSQL storage with a small connection pool (deploy/dagster/dagster.yaml names it).
+"""Dagster's storages with their connections kept: PostgreSQL for the services profile
+(deploy/dagster/dagster.yaml), SQLite for the local one (dagster.yaml); see each class.
+
+PostgreSQL:
 
 dagster-postgres opens a new PostgreSQL connection for every statement group (SQLAlchemy's NullPool), so
 that short-lived processes hold nothing open; only dagster-webserver switches to a pool. The daemon and
@@ -11,9 +14,23 @@ costs no failed operation) and recycles connections hourly.
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 POOL_SIZE = 2
 MAX_OVERFLOW = 8
@@ -51,3 +68,96 @@ class PooledPostgresStorage(DagsterPostgresStorage):
             inst_data,
             token_provider=get_token_provider_from_config(config_value),
         )
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log, keeping an engine (and its pooled connection) per database file.
+
+    The stock storage builds a SQLAlchemy engine, opens the file and disposes of both for every
+    operation, twice per asset event (the run's file and the cross-run index), and checks whether a table
+    exists with yet another engine each time. A year of daily partitions writes ~1,600 events.
+    Here the engines of the most recently used MAX_ENGINES files stay open. A transaction commits with
+    `synchronous=NORMAL`, which in WAL mode syncs the log at checkpoints instead of at every commit: a
+    crash of the process loses nothing; a power cut may lose the last events, never the database.
+    """
+
+    MAX_ENGINES = 16
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._engines_pid = os.getpid()
+        self._tables: set[str] = set()
+        super().__init__(base_dir, inst_data)
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value
+    ) -> PooledSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    def _engine(self, shard: str) -> Engine:
+        """The shard's engine (called under `_db_lock`); a forked process starts with none of its parent's."""
+        if self._engines_pid != os.getpid():
+            for engine in self._engines.values():
+                engine.dispose(close=False)
+            self._engines.clear()
+            self._engines_pid = os.getpid()
+        engine = self._engines.get(shard)
+        if engine is not None:
+            self._engines.move_to_end(shard)
+            return engine
+        url, connect_args = self.conn_string_for_shard(shard), {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        if shard not in self._initialized_dbs:  # creating tables takes a second connection: not pooled
+            once = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+            self._initdb(once)
+            once.dispose()
+            self._initialized_dbs.add(shard)
+        engine = create_engine(url, pool_size=1, max_overflow=0, connect_args=connect_args)
+        sa.event.listen(engine, "connect", _sqlite_synchronous_normal)
+        self._engines[shard] = engine
+        while len(self._engines) > self.MAX_ENGINES:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock, self._engine(shard).connect() as conn, conn.begin():
+            yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name not in self._tables and super().has_table(table_name):
+            self._tables.add(table_name)  # tables are only ever added
+        return table_name in self._tables
+
+    def _dispose_engines(self) -> None:
+        with self._db_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+    def wipe(self) -> None:
+        self._dispose_engines()  # before the files go
+        super().wipe()
+
+    def dispose(self) -> None:
+        super().dispose()
+        self._dispose_engines()
+
+
+def _sqlite_synchronous_normal(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class PooledSqliteStorage(DagsterSqliteStorage):
+    """`DagsterSqliteStorage` (the local profile's instance, same files) with the pooled event log above."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        super().__init__(base_dir, inst_data)
+        self._event_log_storage.dispose()
+        self._event_log_storage = PooledSqliteEventLogStorage(os.path.join(base_dir, "history", "runs", ""))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value) -> PooledSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)

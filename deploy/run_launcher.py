@@ -34,9 +34,12 @@ DEFAULT_PRELOAD = ("dagster", "dagster_postgres", "pandas", "pyarrow.parquet", "
 """Libraries every run worker imports; not the project's modules, which may change between runs."""
 
 
-def run_worker(run_id: str, instance_ref) -> None:
+def run_worker(run_id: str, instance_ref, home: str) -> None:
     """Body of a forked run worker: what `dagster api execute_run` does, plus the cancellation thread that
-    lets another process (the webserver) terminate the run by marking it CANCELING."""
+    lets another process (the webserver) terminate the run by marking it CANCELING. `home` is the
+    launching instance's directory: the forkserver's environment is the one it started with, and an
+    instance config may name `DAGSTER_HOME` (the local dagster.yaml's storage does)."""
+    os.environ["DAGSTER_HOME"] = home
     from dagster._cli.api import _execute_run_command_body
     from dagster._core.execution.run_cancellation_thread import start_run_cancellation_thread
     from dagster._core.instance import DagsterInstance
@@ -94,7 +97,7 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         forkserver.set_forkserver_preload(self._preload_modules)
         worker = forkserver.Process(
             target=run_worker,
-            args=(run.run_id, self._instance.get_ref()),
+            args=(run.run_id, self._instance.get_ref(), self._instance.root_directory),
             name=f"dagster-run-{run.run_id}",
         )
         worker.start()
