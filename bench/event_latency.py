@@ -35,8 +35,9 @@ import dagster as dg  # noqa: E402
 import pika  # noqa: E402
 from pika.exceptions import AMQPError  # noqa: E402
 
-from events.bus import EventPublisher, connect  # noqa: E402
+from events.bus import EventPublisher, delete_exchanges  # noqa: E402
 from events.envelope import make_event  # noqa: E402
+from events.queue import dead_letter_queue  # noqa: E402
 from pipelines.parsing import format_source_file  # noqa: E402
 from pipelines.simulator import simulate_readings  # noqa: E402
 from pipelines.spec import load_specs  # noqa: E402
@@ -253,13 +254,9 @@ def main() -> int:
         daemon.stop()
         publisher.close()
         subscriber.close()
-        cleanup = connect(URL)
-        ch = cleanup.channel()
-        for queue in (consumer_queue(exchange), f"{exchange}.dead-letters", promoted_queue):
-            ch.queue_delete(queue)
-        for ex in (exchange, f"{exchange}.dlx"):
-            ch.exchange_delete(ex)
-        cleanup.close()
+        delete_exchanges(
+            URL, exchange, (consumer_queue(exchange), dead_letter_queue(exchange), promoted_queue)
+        )
     return 0
 
 

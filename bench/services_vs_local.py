@@ -38,6 +38,7 @@ from deploy.stack import (  # noqa: E402
     load_env,
     service_table,
 )
+from events.bus import delete_exchanges  # noqa: E402
 
 START = dt.date(2024, 1, 1)
 
@@ -98,16 +99,6 @@ def step_seconds(env: dict[str, str]) -> dict[str, float]:
         os.environ.clear()
         os.environ.update(saved)
     return {s.step_key: s.end_time - s.start_time for s in stats if s.end_time and s.start_time}
-
-
-def delete_exchanges(env: dict[str, str]) -> None:
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(env["MLOPS_RABBITMQ_URL"]))
-    channel = connection.channel()
-    for name in (env["MLOPS_EVENTS_EXCHANGE"], f"{env['MLOPS_EVENTS_EXCHANGE']}.dlx"):
-        channel.exchange_delete(name)
-    connection.close()
 
 
 def main() -> int:
@@ -182,7 +173,7 @@ def main() -> int:
         stack.stop(report=lambda line: None)
         drop_databases(env, (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]))
         with contextlib.suppress(Exception):
-            delete_exchanges(env)
+            delete_exchanges(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
         shutil.rmtree(work, ignore_errors=True)
 
     local_steps, services_steps = steps["local"], steps["services"]

@@ -14,7 +14,7 @@ import dagster as dg
 import pika
 import pytest
 
-from events.bus import connect, dead_letter_exchange
+from events.bus import connect, delete_exchanges
 from events.queue import REASON_HEADER, dead_letter_queue
 from sensors.event_runs import consumer_queue
 from tests.conftest import port_open, require
@@ -33,13 +33,7 @@ def exchange(broker_url: str) -> Iterator[str]:
     """A platform exchange of this test's own; its queues and exchanges are deleted afterwards."""
     name = f"mlops.test.{uuid.uuid4().hex[:12]}"
     yield name
-    connection = connect(broker_url)
-    channel = connection.channel()
-    for queue in (consumer_queue(name), dead_letter_queue(name)):
-        channel.queue_delete(queue)
-    for ex in (name, dead_letter_exchange(name)):
-        channel.exchange_delete(ex)
-    connection.close()
+    delete_exchanges(broker_url, name, (consumer_queue(name), dead_letter_queue(name)))
 
 
 @dataclass

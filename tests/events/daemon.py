@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Literal
+from unittest import mock
 
 import dagster as dg
 import yaml
@@ -73,15 +74,9 @@ class DaemonProcess:
     def instance(self) -> dg.DagsterInstance:
         from dagster._core.instance.ref import InstanceRef
 
-        previous = os.environ.get("DAGSTER_HOME")
-        os.environ["DAGSTER_HOME"] = str(self.home)  # the local dagster.yaml's storage is under it
-        try:
+        # the local dagster.yaml's storage is under $DAGSTER_HOME
+        with mock.patch.dict(os.environ, DAGSTER_HOME=str(self.home)):
             return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home)))
-        finally:
-            if previous is None:
-                del os.environ["DAGSTER_HOME"]
-            else:
-                os.environ["DAGSTER_HOME"] = previous
 
     def wait_for_queue(self, url: str, queue: str, timeout: float = 240.0) -> None:
         """Until the sensor's first tick declared its queue: the daemon loaded the code and consumes."""

@@ -17,6 +17,7 @@ import pytest
 
 from definitions import build_definitions
 from deploy.stack import BIN_DIR, Stack, drop_databases, free_port_block, load_env, service_table
+from events.bus import delete_exchanges
 from resources.settings import get_settings
 from tests.conftest import port_open, require
 
@@ -58,16 +59,6 @@ class Services:
                 instance.dispose()
 
 
-def _delete_exchanges(env: dict[str, str]) -> None:
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(env["MLOPS_RABBITMQ_URL"]))
-    channel = connection.channel()
-    for name in (env["MLOPS_EVENTS_EXCHANGE"], f"{env['MLOPS_EVENTS_EXCHANGE']}.dlx"):
-        channel.exchange_delete(name)
-    connection.close()
-
-
 @pytest.fixture(scope="package")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     require(port_open(*PG), f"PostgreSQL on {PG[0]}:{PG[1]}")
@@ -104,7 +95,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         stack.stop(report=lambda line: None)
         drop_databases(env, (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]))
         with contextlib.suppress(Exception):
-            _delete_exchanges(env)
+            delete_exchanges(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
 
 
 def partition_range(start: str, end: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ import pytest
 from upath import UPath
 
 from deploy.stack import BIN_DIR, Stack, free_port_block, load_env, service_table
-from events.bus import connect, dead_letter_exchange
+from events.bus import delete_exchanges
 from pipelines.features import forecast_inputs, model_feature_columns
 from pipelines.spec import load_specs
 from resources.lake import Lake
@@ -118,8 +118,4 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     finally:
         stack.stop(report=lambda line: None)
         with contextlib.suppress(Exception):
-            connection = connect(BROKER_URL)
-            channel = connection.channel()
-            for name in (env["MLOPS_EVENTS_EXCHANGE"], dead_letter_exchange(env["MLOPS_EVENTS_EXCHANGE"])):
-                channel.exchange_delete(name)
-            connection.close()
+            delete_exchanges(BROKER_URL, env["MLOPS_EVENTS_EXCHANGE"])
