@@ -40,6 +40,14 @@ _ESTIMATORS = {
 }
 
 
+def median_or_zero(values: np.ndarray) -> float:
+    """A column's median for the linear candidates' imputer (0 for a column with no values, as
+    `keep_empty_features` gives). The same statistics as `SimpleImputer(strategy="median")`, which takes
+    the median of a masked array: ~0.8 s for a year of 20 stations, against ~0.07 s for `np.median` of
+    each column's present values."""
+    return float(np.median(values)) if len(values) else 0.0
+
+
 def build_estimator(candidate: ModelCandidate, kind: str, seed: int = 0) -> Pipeline:
     """A scikit-learn pipeline for one candidate; linear models get imputation and scaling first."""
     try:
@@ -57,7 +65,7 @@ def build_estimator(candidate: ModelCandidate, kind: str, seed: int = 0) -> Pipe
         raise ValueError(f"candidate '{candidate.name}': invalid parameters {params}: {exc}") from None
     if linear:
         return make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), estimator
+            SimpleImputer(strategy=median_or_zero, keep_empty_features=True), StandardScaler(), estimator
         )
     return make_pipeline(estimator)
 
@@ -198,8 +206,13 @@ class TrainingReport:
     details: dict[str, float] = field(default_factory=dict)
 
 
-def _split(training_set: pd.DataFrame, name: str) -> pd.DataFrame:
-    return training_set[training_set["split"] == name]
+def _labelled(
+    training_set: pd.DataFrame, split: str, label: str, columns: list[str]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The model inputs and labels of one split's rows that have `label`, selected in one pass: a
+    boolean selection of the whole table per use copied every column of it, several times per fit."""
+    rows = (training_set["split"] == split).to_numpy() & training_set[label].notna().to_numpy()
+    return training_set.loc[rows, columns], training_set.loc[rows, label]
 
 
 def train_forecast_model(
@@ -212,25 +225,26 @@ def train_forecast_model(
     averaged over targets) on `calibration`, then calibrate its intervals: a difficulty model learnt from
     the train residuals scales each row, and conformal multiples per horizon come from `calibration`."""
     columns = model_feature_columns(spec, task)
-    train, calib = _split(training_set, "train"), _split(training_set, "calibration")
+    train, calib = {}, {}
+    for target in task.targets:
+        train[target] = _labelled(training_set, "train", label_column(target), columns)
+        if train[target][0].empty:
+            raise ValueError(f"no training rows with a label for '{target}'")
+        calib[target] = _labelled(training_set, "calibration", label_column(target), columns)
     best: tuple[float, str, dict[str, Pipeline], dict[str, np.ndarray]] | None = None
     scores: dict[str, float] = {}
     details: dict[str, float] = {}
     for candidate in candidates or task.candidates:
         fitted, residuals, skills = {}, {}, []
         for target in task.targets:
-            rows = train[train[label_column(target)].notna()]
-            if rows.empty:
-                raise ValueError(f"no training rows with a label for '{target}'")
-            estimator = build_estimator(candidate, "regression").fit(
-                rows[columns], rows[label_column(target)]
-            )
-            cal = calib[calib[label_column(target)].notna()]
-            pred = estimator.predict(cal[columns])
-            residuals[target] = np.abs(cal[label_column(target)].to_numpy() - pred)
-            base = cal[baseline_column(target)].to_numpy()
+            x, y = train[target]
+            estimator = build_estimator(candidate, "regression").fit(x, y)
+            cal_x, cal_y = calib[target]
+            observed = cal_y.to_numpy()
+            residuals[target] = np.abs(observed - estimator.predict(cal_x))
+            base = training_set.loc[cal_y.index, baseline_column(target)].to_numpy()
             ok = ~np.isnan(base)
-            base_mae = float(np.mean(np.abs(cal[label_column(target)].to_numpy()[ok] - base[ok])))
+            base_mae = float(np.mean(np.abs(observed[ok] - base[ok])))
             mae = float(np.mean(residuals[target]))
             details[f"{candidate.name}.{target}.calibration_mae"] = mae
             skills.append(mae / base_mae if base_mae > 0 else float("inf"))
@@ -242,14 +256,12 @@ def train_forecast_model(
     _, chosen, estimators, residuals = best
     widths, difficulty = {}, {}
     for target in task.targets:
-        rows = train[train[label_column(target)].notna()]
-        train_residuals = np.abs(
-            rows[label_column(target)].to_numpy() - estimators[target].predict(rows[columns])
-        )
-        difficulty[target] = fit_difficulty_model(rows[columns], train_residuals)
-        cal = calib[calib[label_column(target)].notna()]
-        conformity = residuals[target] / np.exp(difficulty[target].predict(cal[columns]))
-        widths[target] = halfwidths_by_horizon(conformity, cal["horizon"].to_numpy(), task.interval_level)
+        x, y = train[target]
+        train_residuals = np.abs(y.to_numpy() - estimators[target].predict(x))
+        difficulty[target] = fit_difficulty_model(x, train_residuals)
+        cal_x, _ = calib[target]
+        conformity = residuals[target] / np.exp(difficulty[target].predict(cal_x))
+        widths[target] = halfwidths_by_horizon(conformity, cal_x["horizon"].to_numpy(), task.interval_level)
     model = ForecastModel(estimators, difficulty, widths, columns, task.interval_level)
     return model, TrainingReport(chosen=chosen, scores=scores, details=details)
 
@@ -267,21 +279,19 @@ def train_exceedance_model(
     """Fit every candidate on `train` and keep the lowest Brier score on `calibration`."""
     columns = model_feature_columns(spec, task)
     label = exceedance_label_column(task)
-    train = _split(training_set, "train").dropna(subset=[label])
-    calib = _split(training_set, "calibration").dropna(subset=[label])
-    if train.empty or train[label].nunique() < 2:
+    x, y = _labelled(training_set, "train", label, columns)
+    cal_x, cal_y = _labelled(training_set, "calibration", label, columns)
+    if y.empty or y.nunique() < 2:
         raise ValueError(
             f"task '{task.name}': the training split needs both outcomes; "
-            f"{int(train[label].sum()) if not train.empty else 0} of {len(train)} rows exceed {task.threshold}"
+            f"{int(y.sum())} of {len(y)} rows exceed {task.threshold}"
         )
     best: tuple[float, str, ExceedanceModel] | None = None
     scores: dict[str, float] = {}
     for candidate in candidates or task.candidates:
-        estimator = build_estimator(candidate, "classification").fit(train[columns], train[label].astype(int))
+        estimator = build_estimator(candidate, "classification").fit(x, y.astype(int))
         model = ExceedanceModel(estimator, columns, task.threshold, task.within_hours)
-        scores[candidate.name] = brier(
-            calib[label].to_numpy(), model.predict_frame(calib)["probability"].to_numpy()
-        )
+        scores[candidate.name] = brier(cal_y.to_numpy(), model.predict_frame(cal_x)["probability"].to_numpy())
         if best is None or scores[candidate.name] < best[0]:
             best = (scores[candidate.name], candidate.name, model)
     assert best is not None
