@@ -5,6 +5,7 @@ step so that a failing blocking check stops everything downstream in that run.
 """
 
 from fnmatch import fnmatch
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -76,6 +77,24 @@ def _partition_version(context: dg.AssetExecutionContext, frame: pd.DataFrame) -
     return dg.DataVersion(content_hash(frame)) if len(context.partition_keys) == 1 else None
 
 
+def _frame_metadata(context: dg.AssetExecutionContext, frame: pd.DataFrame, **extra: Any) -> dict[str, Any]:
+    """A one-day run describes its frame; in a range run the lake gives each day its own row count,
+    object and hash (output metadata would stamp the range's figures, preview included, on every day)."""
+    return {**frame_metadata(frame), **extra} if len(context.partition_keys) == 1 else {}
+
+
+def missing_shares(frame: pd.DataFrame, spec: PipelineSpec) -> dict[str, dict[str, float]]:
+    """Per day (partition key), the share of hours each declared column is missing."""
+    if frame.empty:
+        return {}
+    days = pd.to_datetime(frame[spec.timestamp_column], utc=True).dt.floor("D")
+    shares = frame[spec.column_names].isna().groupby(days.to_numpy()).mean()
+    return {
+        day.strftime("%Y-%m-%d"): {f"{c}.missing_share": float(v) for c, v in row.items()}
+        for day, row in shares.iterrows()
+    }
+
+
 def build_ingestion_assets(
     spec: PipelineSpec, partitions: dg.DailyPartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
@@ -113,7 +132,7 @@ def build_ingestion_assets(
         start, end, days = _window(context)
         frame = read_source(spec, landing, start, end, config.files)
         yield dg.Output(
-            frame, data_version=_partition_version(context, frame), metadata=frame_metadata(frame)
+            frame, data_version=_partition_version(context, frame), metadata=_frame_metadata(context, frame)
         )
         for name, (passed, text, meta) in {
             "schema": check_schema(frame, spec),
@@ -144,15 +163,10 @@ def build_ingestion_assets(
         start, end, _ = _window(context)
         frame = clean_readings(raw, spec, start, end)
         passed, text, meta = check_no_duplicates(frame, spec)
-        missing = (
-            {f"{c.name}.missing_share": float(frame[c.name].isna().mean()) for c in spec.columns}
-            if len(frame)
-            else {}
-        )
+        for day, shares in missing_shares(frame, spec).items():
+            context.add_asset_metadata(shares, partition_key=day)
         yield dg.Output(
-            frame,
-            data_version=_partition_version(context, frame),
-            metadata={**frame_metadata(frame), **missing},
+            frame, data_version=_partition_version(context, frame), metadata=_frame_metadata(context, frame)
         )
         yield dg.AssetCheckResult(
             check_name="no_duplicates", asset_key=clean_key, passed=passed, description=text, metadata=meta

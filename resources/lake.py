@@ -183,12 +183,22 @@ class _LakeIOManager(dg.UPathIOManager):
             pd.Timestamp(day).strftime("%Y-%m-%d"): positions
             for day, positions in obj.groupby(days, sort=False).indices.items()
         }
-        encoded = self.lake.encode_partitions(
-            list(context.asset_key.path), obj, rows, list(context.asset_partition_keys)
-        )
+        partitions = list(context.asset_partition_keys)
+        encoded = self.lake.encode_partitions(list(context.asset_key.path), obj, rows, partitions)
         with ThreadPoolExecutor(max_workers=8) as pool:
             written = list(pool.map(Lake.store, encoded))
-        context.add_output_metadata({"partitions_written": len(written), "dagster/row_count": len(obj)})
+        # Each day's materialization gets that day's rows, object and hash, as a one-day run records them.
+        # Output metadata would stamp the range's figures on every day (and cost a copy per day).
+        for partition, (path, version) in zip(partitions, written, strict=True):
+            context.step_context.add_asset_metadata(
+                {
+                    "lake_uri": dg.MetadataValue.path(str(path)),
+                    "content_hash": version,
+                    "dagster/row_count": len(rows.get(partition, ())),
+                },
+                asset_key=context.asset_key,
+                partition_key=partition,
+            )
 
     def load_partitions(self, context: dg.InputContext) -> Any:
         """Many partitions at once: only those stored (daily assets have gaps), fetched concurrently;
