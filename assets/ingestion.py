@@ -88,10 +88,10 @@ def missing_shares(frame: pd.DataFrame, spec: PipelineSpec) -> dict[str, dict[st
     if frame.empty:
         return {}
     days = pd.to_datetime(frame[spec.timestamp_column], utc=True).dt.floor("D")
-    shares = frame[spec.column_names].isna().groupby(days.to_numpy()).mean()
+    shares = frame[spec.column_names].isna().groupby(days).mean()
     return {
-        day.strftime("%Y-%m-%d"): {f"{c}.missing_share": float(v) for c, v in row.items()}
-        for day, row in shares.iterrows()
+        day.strftime("%Y-%m-%d"): {f"{c}.missing_share": v for c, v in row.items()}
+        for day, row in zip(shares.index, shares.to_dict("records"), strict=True)
     }
 
 

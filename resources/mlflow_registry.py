@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import dagster as dg
 import requests
 import tenacity
 import urllib3
+from pydantic import PrivateAttr
 
 if TYPE_CHECKING:
     import mlflow
@@ -29,6 +32,9 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 CHAMPION = "champion"
+_CREATE_STORE = (
+    "import sys; from mlflow.tracking import MlflowClient; MlflowClient(sys.argv[1]).search_experiments()"
+)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -86,7 +92,18 @@ class MlflowRegistry(dg.ConfigurableResource):
     http_max_retries: int = 2
     http_backoff_factor: int = 1
 
+    _creating_store: subprocess.Popen | None = PrivateAttr(default=None)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A new local store spends ~1 s of CPU in MLflow's schema migrations; a run that will train gets
+        # them done on the other core while its first steps ingest. Every use of the store waits for it.
+        database = self.tracking_uri.removeprefix("sqlite:///")
+        if database != self.tracking_uri and not Path(database).exists():
+            self._creating_store = subprocess.Popen(
+                [sys.executable, "-c", _CREATE_STORE, self.tracking_uri],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         import mlflow
 
         mlflow.set_tracking_uri(self.tracking_uri)
@@ -97,6 +114,9 @@ class MlflowRegistry(dg.ConfigurableResource):
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.http_max_retries))
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", str(self.http_backoff_factor))
 
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._store_ready()
+
     def unavailable(self, exc: BaseException) -> MlflowUnavailable:
         return MlflowUnavailable(
             description=f"MLflow tracking server at {self.tracking_uri} is unreachable: "
@@ -104,9 +124,16 @@ class MlflowRegistry(dg.ConfigurableResource):
             metadata={"service": "mlflow", "url": self.tracking_uri},
         )
 
+    def _store_ready(self) -> None:
+        """Waits for a store being created in the background (if it failed, MLflow creates it on first use)."""
+        if self._creating_store is not None:
+            self._creating_store.wait()
+            self._creating_store = None
+
     def client(self) -> MlflowClient:
         from mlflow.tracking import MlflowClient
 
+        self._store_ready()
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     @reports_unavailable
@@ -164,6 +191,7 @@ class MlflowRegistry(dg.ConfigurableResource):
 
         `models:/name@alias` is resolved to its version first; a version never changes, so each one is
         loaded once per process (evaluation, promotion and outputs of one run share it)."""
+        self._store_ready()
         name, _, ref = model_uri.removeprefix("models:/").partition("@")
         if ref:
             model_uri = f"models:/{name}/{self.client().get_model_version_by_alias(name, ref).version}"
@@ -182,6 +210,7 @@ class MlflowRegistry(dg.ConfigurableResource):
         import mlflow.artifacts
         from mlflow.models import Model
 
+        self._store_ready()
         with tempfile.TemporaryDirectory(prefix="mlops-verify-") as tmp:
             try:
                 local = mlflow.artifacts.download_artifacts(
