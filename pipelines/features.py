@@ -111,15 +111,20 @@ def expand_horizons(
     features: pd.DataFrame, horizons: np.ndarray | Sequence[int], spec: PipelineSpec
 ) -> pd.DataFrame:
     """Add the forecast hour to each origin row: `horizon` and the calendar of origin + horizon."""
-    out = features.copy()
-    out["horizon"] = np.asarray(horizons, dtype=float)
-    target_time = pd.DatetimeIndex(out[spec.timestamp_column]) + pd.to_timedelta(
-        out["horizon"].to_numpy(), unit="h"
-    )
+    return features.assign(**horizon_columns(features[spec.timestamp_column], horizons, spec))
+
+
+def horizon_columns(
+    origins: pd.Series, horizons: np.ndarray | Sequence[int], spec: PipelineSpec
+) -> dict[str, np.ndarray | pd.DatetimeIndex]:
+    """`horizon`, the calendar of the hour being forecast (`target_*`) and `target_time`, per origin."""
+    horizon = np.asarray(horizons, dtype=float)
+    target_time = pd.DatetimeIndex(origins) + pd.to_timedelta(horizon, unit="h")
+    columns: dict[str, np.ndarray | pd.DatetimeIndex] = {"horizon": horizon}
     for name in spec.features.calendar:
-        out[f"target_{name}"] = np.asarray(_CALENDAR[name](target_time), dtype=float)
-    out["target_time"] = target_time
-    return out
+        columns[f"target_{name}"] = np.asarray(_CALENDAR[name](target_time), dtype=float)
+    columns["target_time"] = target_time
+    return columns
 
 
 def forecast_inputs(features: pd.DataFrame, spec: PipelineSpec, task: RegressionTask) -> pd.DataFrame:

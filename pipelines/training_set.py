@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.features import current_value_column, expand_horizons
+from pipelines.features import current_value_column, horizon_columns
 from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
 
 SPLITS = ("train", "calibration", "holdout")
@@ -72,10 +72,21 @@ def assign_splits(times: pd.Series, spec: PipelineSpec) -> pd.Series:
     return pd.Series(split, index=times.index, dtype="string")
 
 
+def _in_grid_order(features: pd.DataFrame, spec: PipelineSpec) -> bool:
+    """Ordered by station, then time (as build_features makes it): then sorting would only copy."""
+    codes = features.groupby(spec.station_column, sort=True, observed=True).ngroup().to_numpy()
+    times = pd.DatetimeIndex(features[spec.timestamp_column]).asi8
+    same_station = codes[1:] == codes[:-1]
+    return bool(
+        np.all(codes[1:] >= codes[:-1]) and np.all(times[1:][same_station] > times[:-1][same_station])
+    )
+
+
 def build_training_set(features: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
     """Model inputs, labels and seasonal-naive baselines for every task, one row per (station, origin)."""
     st, ts = spec.station_column, spec.timestamp_column
-    features = features.sort_values([st, ts], kind="stable", ignore_index=True)
+    if not _in_grid_order(features, spec):
+        features = features.sort_values([st, ts], kind="stable", ignore_index=True)
     n_stations, n_hours = _grid_shape(features, spec)
     station_code = features.groupby(st, sort=True, observed=True).ngroup().to_numpy()
     hour_index = np.arange(len(features)) % max(n_hours, 1)
@@ -83,23 +94,33 @@ def build_training_set(features: pd.DataFrame, spec: PipelineSpec) -> pd.DataFra
     regression = [t for t in spec.tasks if isinstance(t, RegressionTask)]
     horizons = np.asarray(regression[0].horizons if regression else [1])
     chosen = horizons[(hour_index + station_code) % len(horizons)]
-    table = expand_horizons(features, chosen, spec)
 
-    labelled = np.zeros(len(table), dtype=bool)
+    labels: dict[str, np.ndarray] = {}
     for task in spec.tasks:
         if isinstance(task, RegressionTask):
             for target in task.targets:
                 values = features[current_value_column(target)].to_numpy(dtype=float)
-                table[label_column(target)] = _shifted(values, chosen, n_hours)
+                labels[label_column(target)] = _shifted(values, chosen, n_hours)
                 season = 24 * np.ceil(chosen / 24).astype(int)
-                table[baseline_column(target)] = _shifted(values, chosen - season, n_hours)
-                labelled |= ~np.isnan(table[label_column(target)].to_numpy())
+                labels[baseline_column(target)] = _shifted(values, chosen - season, n_hours)
         else:
             values = features[current_value_column(task.target)].to_numpy(dtype=float)
-            column = exceedance_label_column(task)
-            table[column] = _exceeds_within(values, task.threshold, task.within_hours, n_stations, n_hours)
-            labelled |= ~np.isnan(table[column].to_numpy())
+            labels[exceedance_label_column(task)] = _exceeds_within(
+                values, task.threshold, task.within_hours, n_stations, n_hours
+            )
+    labelled = np.zeros(len(features), dtype=bool)
+    for name, values in labels.items():
+        if not name.startswith("baseline_"):
+            labelled |= ~np.isnan(values)
 
-    table = table[labelled].reset_index(drop=True)
-    table["split"] = assign_splits(table[ts], spec)
-    return table[table["split"] != "gap"].reset_index(drop=True)
+    # The split is drawn over the labelled rows' times; the rows are then selected once, in one pass.
+    labelled_rows = np.flatnonzero(labelled)
+    split = assign_splits(features[ts].iloc[labelled_rows].reset_index(drop=True), spec).to_numpy()
+    kept = labelled_rows[split != "gap"]
+    table = features.iloc[kept].reset_index(drop=True)
+    for name, values in horizon_columns(table[ts], chosen[kept], spec).items():
+        table[name] = values
+    for name, values in labels.items():
+        table[name] = values[kept]
+    table["split"] = pd.array(split[split != "gap"], dtype="string")
+    return table

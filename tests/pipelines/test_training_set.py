@@ -31,3 +31,12 @@ def test_labels_baselines_and_time_split():
     assert last["calibration"] + gap <= first["holdout"]
     assert set(np.unique(training["horizon"])) == set(range(1, 25))
     assert set(training["label_exceedance"].dropna().unique()) <= {0.0, 1.0}
+
+
+def test_features_in_any_row_order_give_the_same_training_set():
+    start = pd.Timestamp("2024-03-01", tz="UTC")
+    raw = simulate_readings(station_ids(3), start, start + pd.Timedelta(days=10), seed=4)
+    features = build_features(clean_readings(raw, SPEC, start, start + pd.Timedelta(days=10)), SPEC)
+    shuffled = features.sample(frac=1, random_state=1)
+
+    pd.testing.assert_frame_equal(build_training_set(shuffled, SPEC), build_training_set(features, SPEC))
