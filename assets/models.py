@@ -22,7 +22,7 @@ import pandas as pd
 import pipelines
 from assets.features import AFTER_CHECKS
 from assets.metadata import frame_metadata
-from pipelines.features import current_value_column, forecast_inputs, model_feature_columns
+from pipelines.features import forecast_inputs, latest_observed, model_feature_columns
 from pipelines.spec import ClassificationTask, ModelCandidate, PipelineSpec, RegressionTask
 from pipelines.training_set import exceedance_label_column, label_column
 from resources.events import EventBus
@@ -304,19 +304,20 @@ def build_task_assets(
 
         rows = holdout(training_set)
 
-        def metric_fn(scored_model: Any, rows: pd.DataFrame, task: Any) -> dict[str, float]:
+        def score(scored_model: Any) -> tuple[dict[str, float], pd.DataFrame | None]:
+            """The holdout metrics, and for a forecast model its predictions (for the residual figure)."""
             if regression:
-                return forecast_metrics(scored_model, rows, task)
-            return exceedance_metrics(scored_model, rows, task, climatology(training_set, task))
+                predicted = scored_model.predict_frame(rows)
+                return forecast_metrics(predicted, rows, task), predicted
+            return exceedance_metrics(scored_model, rows, task, climatology(training_set, task)), None
 
-        candidate = mlflow_registry.load_python_model(model["model_uri"])
-        metrics = metric_fn(candidate, rows, task)
+        metrics, predicted = score(mlflow_registry.load_python_model(model["model_uri"]))
         current = mlflow_registry.champion(model_name)
         champion_metrics, champion_version = None, None
         if current is not None and str(current.version) != model["version"]:
             champion_version = str(current.version)
-            champion_metrics = metric_fn(
-                mlflow_registry.load_python_model(f"models:/{model_name}/{str(current.version)}"), rows, task
+            champion_metrics, _ = score(
+                mlflow_registry.load_python_model(f"models:/{model_name}/{str(current.version)}")
             )
         gates = (forecast_gates if regression else exceedance_gates)(
             task, metrics, champion_metrics, champion_version
@@ -328,10 +329,10 @@ def build_task_assets(
         if champion_metrics:
             for key, value in champion_metrics.items():
                 client.log_metric(model["run_id"], f"champion_holdout.{key}", value)
-        if regression:
+        if predicted is not None:
             client.log_figure(
                 model["run_id"],
-                _residual_figure(candidate.predict_frame(rows), rows, task.targets),
+                _residual_figure(predicted, rows, task.targets),
                 "holdout_residuals.png",
             )
         for gate in gates:
@@ -456,8 +457,7 @@ def build_task_assets(
                 ignore_index=True,
             )
         else:
-            observed = features.dropna(subset=[current_value_column(task.target)])
-            latest = observed.sort_values(ts).groupby(st, observed=True).tail(1).reset_index(drop=True)
+            latest = latest_observed(features, spec, [task.target])
             frame = pd.DataFrame(
                 {
                     st: latest[st].to_numpy(),

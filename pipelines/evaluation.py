@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from pipelines.intervals import coverage
-from pipelines.models import ExceedanceModel, ForecastModel, brier
+from pipelines.models import ExceedanceModel, brier
 from pipelines.spec import ClassificationTask, RegressionTask
 from pipelines.training_set import baseline_column, exceedance_label_column, label_column
 
@@ -26,9 +26,9 @@ def climatology(training_set: pd.DataFrame, task: ClassificationTask) -> float:
     return float(training_set.loc[training_set["split"] == "train", exceedance_label_column(task)].mean())
 
 
-def forecast_metrics(model: ForecastModel, rows: pd.DataFrame, task: RegressionTask) -> dict[str, float]:
-    """Per target: mae, rmse, the seasonal-naive baseline's mae/rmse, interval coverage and mean width."""
-    predicted = model.predict_frame(rows)
+def forecast_metrics(predicted: pd.DataFrame, rows: pd.DataFrame, task: RegressionTask) -> dict[str, float]:
+    """Per target: mae, rmse, the seasonal-naive baseline's mae/rmse, interval coverage and mean width, from
+    a ForecastModel's `predict_frame(rows)`."""
     out: dict[str, float] = {}
     for target in task.targets:
         y = rows[label_column(target)].to_numpy(dtype=float)

@@ -129,9 +129,16 @@ def horizon_columns(
 
 def forecast_inputs(features: pd.DataFrame, spec: PipelineSpec, task: RegressionTask) -> pd.DataFrame:
     """Model inputs for every horizon from each station's latest origin hour (the next hours' forecast)."""
-    st, ts = spec.station_column, spec.timestamp_column
-    observed = features.dropna(subset=[current_value_column(t) for t in task.targets], how="all")
-    latest = observed.sort_values(ts).groupby(st, observed=True).tail(1)
+    latest = latest_observed(features, spec, task.targets)
     repeated = latest.loc[latest.index.repeat(len(task.horizons))].reset_index(drop=True)
     horizons = np.tile(np.asarray(task.horizons), len(latest))
     return expand_horizons(repeated, horizons, spec)
+
+
+def latest_observed(features: pd.DataFrame, spec: PipelineSpec, targets: Sequence[str]) -> pd.DataFrame:
+    """Each station's latest origin row with a current value of any of `targets`, one row per station."""
+    st, ts = spec.station_column, spec.timestamp_column
+    observed = features[[current_value_column(t) for t in targets]].notna().any(axis=1).to_numpy()
+    origins = features.loc[observed, [st, ts]]
+    rows = origins.groupby(st, observed=True)[ts].idxmax().to_numpy()
+    return features.loc[rows].reset_index(drop=True)

@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 
 from pipelines.cleaning import clean_readings
-from pipelines.features import build_features, expand_horizons, forecast_inputs, model_feature_columns
+from pipelines.features import (
+    build_features,
+    expand_horizons,
+    forecast_inputs,
+    latest_observed,
+    model_feature_columns,
+)
 from pipelines.simulator import simulate_readings, station_ids
 from pipelines.spec import load_specs
 
@@ -52,3 +58,19 @@ def test_forecast_inputs_cover_every_horizon_with_the_target_hour_calendar():
     assert row["target_hour"] == (row["timestamp"] + pd.Timedelta(hours=5)).hour
     expanded = expand_horizons(features.head(3), [1, 2, 3], SPEC)
     assert expanded["horizon"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_forecasts_start_from_each_station_latest_observed_hour():
+    features = build_features(_clean(), SPEC).sample(frac=1, random_state=2)  # any row order
+    last = features["timestamp"].max()
+    silent = (features.station == "S002") & (features.timestamp > last - pd.Timedelta(hours=5))
+    features.loc[silent, ["no2_lag0", "co_lag0"]] = np.nan  # S002's sensors fell silent 5 hours ago
+
+    latest = latest_observed(features, SPEC, ["no2", "co"]).set_index("station")["timestamp"]
+
+    assert latest.to_dict() == {"S001": last, "S002": last - pd.Timedelta(hours=5)}
+    inputs = forecast_inputs(features, SPEC, SPEC.task("forecast"))
+    assert inputs.groupby("station")["timestamp"].unique().map(list).to_dict() == {
+        "S001": [last],
+        "S002": [last - pd.Timedelta(hours=5)],
+    }
