@@ -14,22 +14,21 @@ from pipelines.spec import PipelineSpec
 
 
 def fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
-    """Linearly interpolate runs of NaN no longer than `max_gap` inside each row; edges and long runs stay NaN."""
+    """Linearly interpolate runs of NaN no longer than `max_gap` inside each row; edges and long runs stay NaN.
+
+    Each missing value is placed on the line between the row's nearest known values before and after it,
+    computed as `np.interp` does (the same bits), for all rows at once."""
     out = values.astype(float, copy=True)
-    if max_gap <= 0:
+    if max_gap <= 0 or out.size == 0:
         return out
-    missing_rows = np.isnan(out)
-    candidates = np.flatnonzero(missing_rows.any(axis=1) & ~missing_rows.all(axis=1))
-    for i in candidates:
-        row, missing = out[i], missing_rows[i]
-        edges = np.diff(np.concatenate(([0], missing.view(np.int8), [0])))
-        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        known = np.flatnonzero(~missing)
-        for start, stop in zip(starts, stops, strict=True):
-            if start == 0 or stop == len(row) or stop - start > max_gap:
-                continue
-            idx = np.arange(start, stop)
-            row[idx] = np.interp(idx, known, row[known])
+    missing = np.isnan(out)
+    rows, width = np.indices(out.shape)
+    before = np.maximum.accumulate(np.where(missing, -1, width), axis=1)
+    after = np.minimum.accumulate(np.where(missing, out.shape[1], width)[:, ::-1], axis=1)[:, ::-1]
+    fill = missing & (before >= 0) & (after < out.shape[1]) & (after - before - 1 <= max_gap)
+    r, x, lo, hi = rows[fill], width[fill], before[fill], after[fill]
+    slope = (out[r, hi] - out[r, lo]) / (hi - lo)
+    out[r, x] = slope * (x - lo) + out[r, lo]
     return out
 
 

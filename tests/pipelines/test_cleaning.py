@@ -27,6 +27,22 @@ def test_fill_short_gaps_fills_only_short_inside_runs():
     assert np.isnan(out[4:8]).all()  # a four-hour gap stays missing
 
 
+def test_fill_short_gaps_is_np_interp_between_the_known_neighbours():
+    rng = np.random.default_rng(7)
+    values = rng.normal(50, 20, (300, 24))
+    values[rng.random(values.shape) < 0.3] = np.nan
+    filled = fill_short_gaps(values, 3)
+    for row, out in zip(values, filled, strict=True):
+        known = np.flatnonzero(~np.isnan(row))
+        for x in np.flatnonzero(np.isnan(row)):
+            lo, hi = known[known < x], known[known > x]
+            if len(lo) and len(hi) and hi[0] - lo[-1] - 1 <= 3:
+                assert out[x] == np.interp(x, known, row[known])
+            else:
+                assert np.isnan(out[x])
+        assert np.array_equal(out[known], row[known])
+
+
 def test_clean_gives_one_row_per_station_hour_with_sentinels_and_outliers_removed():
     raw = _raw(
         [
