@@ -85,9 +85,9 @@ def build_features(clean: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
     def wide(column: str) -> pd.DataFrame:
         return pivoted[column].reindex(index=hours, columns=stations)
 
-    out: dict[str, np.ndarray] = {
+    out: dict[str, np.ndarray | pd.DatetimeIndex] = {
         st: np.repeat(np.asarray(stations, dtype=object), len(hours)),
-        ts: np.tile(hours.to_numpy(), len(stations)),
+        ts: hours[np.tile(np.arange(len(hours)), len(stations))],
     }
     for col in _lagged(spec):
         values = wide(col)
@@ -103,7 +103,6 @@ def build_features(clean: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
         out[name] = np.tile(np.asarray(_CALENDAR[name](hours), dtype=float), len(stations))
     features = pd.DataFrame(out)
     features[st] = features[st].astype("string")
-    features[ts] = pd.to_datetime(features[ts], utc=True)
     return features
 
 
