@@ -152,15 +152,10 @@ class _LakeIOManager(dg.UPathIOManager):
         super().__init__(base_path=lake.root)
         self.lake = lake
         self.store = store
-        # Unpartitioned DataFrames this run wrote, by asset key: the steps after it in the same process
-        # (training_set feeds four) get a copy instead of decoding the Parquet object again.
-        self._written: dict[tuple[str, ...], pd.DataFrame] = {}
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         partition = context.asset_partition_key if context.has_asset_partitions else None
         written, version = self.lake.write(list(context.asset_key.path), partition, obj)
-        if partition is None and isinstance(obj, pd.DataFrame):
-            self._written[tuple(context.asset_key.path)] = obj
         metadata: dict[str, Any] = {"lake_uri": dg.MetadataValue.path(str(written)), "content_hash": version}
         if isinstance(obj, pd.DataFrame):
             metadata["dagster/row_count"] = len(obj)
@@ -171,11 +166,6 @@ class _LakeIOManager(dg.UPathIOManager):
             self._handle_output(context, obj)
 
     def load_input(self, context: dg.InputContext) -> Any:
-        written = None if context.has_asset_partitions else self._written.get(tuple(context.asset_key.path))
-        if written is not None:
-            frame = written.copy()
-            frame.index = pd.RangeIndex(len(frame))  # as read back from Parquet (written without the index)
-            return frame
         with self.store.reporting_unavailable():
             return super().load_input(context)
 

@@ -52,38 +52,3 @@ def test_a_range_is_written_as_each_day_alone_would_be(tmp_path):
     # An empty day keeps the columns' types (alone, an object column without values became Arrow `null`).
     schemas = {str(pq.read_schema(io.BytesIO(e.payload)).remove_metadata()) for e in together}
     assert len(schemas) == 1
-
-
-def test_a_frame_read_in_the_run_that_wrote_it_equals_the_stored_object(tmp_path):
-    """The IO manager hands later steps of a run the frame it wrote (a copy, not decoded again from
-    Parquet); what they get must be exactly what a reader of the lake gets, and theirs to change."""
-    import dagster as dg
-
-    from resources.lake import LakeIOManager
-    from resources.object_store import ObjectStore
-
-    frame = _readings()  # shuffled: its index is not 0..n-1, which the stored object does not keep
-    received = {}
-
-    @dg.asset(io_manager_key="lake_io_manager")
-    def readings() -> pd.DataFrame:
-        return frame
-
-    @dg.asset(io_manager_key="lake_io_manager")
-    def first(readings: pd.DataFrame) -> None:
-        received["first"] = readings.copy()
-        readings["no2"] = 0.0  # a step that changes its input must not change what the next one gets
-
-    @dg.asset(io_manager_key="lake_io_manager", deps=[first])
-    def second(readings: pd.DataFrame) -> None:
-        received["second"] = readings
-
-    store = ObjectStore(base_uri=str(tmp_path / "lake"))
-    result = dg.materialize(
-        [readings, first, second], resources={"lake_io_manager": LakeIOManager(store=store)}
-    )
-
-    assert result.success
-    stored = Lake(UPath(tmp_path / "lake")).read(["readings"])
-    pd.testing.assert_frame_equal(received["first"], stored, check_exact=True)
-    pd.testing.assert_frame_equal(received["second"], stored, check_exact=True)
