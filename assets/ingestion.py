@@ -77,10 +77,10 @@ def _partition_version(context: dg.AssetExecutionContext, frame: pd.DataFrame) -
     return dg.DataVersion(content_hash(frame)) if len(context.partition_keys) == 1 else None
 
 
-def _frame_metadata(context: dg.AssetExecutionContext, frame: pd.DataFrame, **extra: Any) -> dict[str, Any]:
+def _frame_metadata(context: dg.AssetExecutionContext, frame: pd.DataFrame) -> dict[str, Any]:
     """A one-day run describes its frame; in a range run the lake gives each day its own row count,
     object and hash (output metadata would stamp the range's figures, preview included, on every day)."""
-    return {**frame_metadata(frame), **extra} if len(context.partition_keys) == 1 else {}
+    return frame_metadata(frame) if len(context.partition_keys) == 1 else {}
 
 
 def missing_shares(frame: pd.DataFrame, spec: PipelineSpec) -> dict[str, dict[str, float]]:
