@@ -293,6 +293,8 @@ def build_task_assets(
         model: dict,
         training_set: pd.DataFrame,
     ):
+        from mlflow.entities import Metric
+
         from pipelines.evaluation import (
             climatology,
             exceedance_gates,
@@ -324,11 +326,15 @@ def build_task_assets(
         )
 
         client = mlflow_registry.client()
-        for key, value in metrics.items():
-            client.log_metric(model["run_id"], f"holdout.{key}", value)
-        if champion_metrics:
-            for key, value in champion_metrics.items():
-                client.log_metric(model["run_id"], f"champion_holdout.{key}", value)
+        logged_at = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+        client.log_batch(
+            model["run_id"],
+            metrics=[
+                Metric(f"{prefix}.{key}", value, logged_at, 0)
+                for prefix, scores in (("holdout", metrics), ("champion_holdout", champion_metrics or {}))
+                for key, value in scores.items()
+            ],
+        )
         if predicted is not None:
             client.log_figure(
                 model["run_id"],
