@@ -72,10 +72,9 @@ def assign_splits(times: pd.Series, spec: PipelineSpec) -> pd.Series:
     return pd.Series(split, index=times.index, dtype="string")
 
 
-def _in_grid_order(features: pd.DataFrame, spec: PipelineSpec) -> bool:
-    """Ordered by station, then time (as build_features makes it): then sorting would only copy."""
-    codes = features.groupby(spec.station_column, sort=True, observed=True).ngroup().to_numpy()
-    times = pd.DatetimeIndex(features[spec.timestamp_column]).asi8
+def _in_grid_order(codes: np.ndarray, timestamps: pd.Series) -> bool:
+    """Ordered by station code, then time (as build_features makes it): then sorting would only copy."""
+    times = pd.DatetimeIndex(timestamps).asi8
     same_station = codes[1:] == codes[:-1]
     return bool(
         np.all(codes[1:] >= codes[:-1]) and np.all(times[1:][same_station] > times[:-1][same_station])
@@ -85,10 +84,11 @@ def _in_grid_order(features: pd.DataFrame, spec: PipelineSpec) -> bool:
 def build_training_set(features: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
     """Model inputs, labels and seasonal-naive baselines for every task, one row per (station, origin)."""
     st, ts = spec.station_column, spec.timestamp_column
-    if not _in_grid_order(features, spec):
-        features = features.sort_values([st, ts], kind="stable", ignore_index=True)
-    n_stations, n_hours = _grid_shape(features, spec)
     station_code = features.groupby(st, sort=True, observed=True).ngroup().to_numpy()
+    if not _in_grid_order(station_code, features[ts]):
+        features = features.sort_values([st, ts], kind="stable", ignore_index=True)
+        station_code = features.groupby(st, sort=True, observed=True).ngroup().to_numpy()
+    n_stations, n_hours = _grid_shape(features, spec)
     hour_index = np.arange(len(features)) % max(n_hours, 1)
 
     regression = [t for t in spec.tasks if isinstance(t, RegressionTask)]
@@ -96,6 +96,7 @@ def build_training_set(features: pd.DataFrame, spec: PipelineSpec) -> pd.DataFra
     chosen = horizons[(hour_index + station_code) % len(horizons)]
 
     labels: dict[str, np.ndarray] = {}
+    labelled = np.zeros(len(features), dtype=bool)
     for task in spec.tasks:
         if isinstance(task, RegressionTask):
             for target in task.targets:
@@ -103,15 +104,12 @@ def build_training_set(features: pd.DataFrame, spec: PipelineSpec) -> pd.DataFra
                 labels[label_column(target)] = _shifted(values, chosen, n_hours)
                 season = 24 * np.ceil(chosen / 24).astype(int)
                 labels[baseline_column(target)] = _shifted(values, chosen - season, n_hours)
+                labelled |= ~np.isnan(labels[label_column(target)])
         else:
+            column = exceedance_label_column(task)
             values = features[current_value_column(task.target)].to_numpy(dtype=float)
-            labels[exceedance_label_column(task)] = _exceeds_within(
-                values, task.threshold, task.within_hours, n_stations, n_hours
-            )
-    labelled = np.zeros(len(features), dtype=bool)
-    for name, values in labels.items():
-        if not name.startswith("baseline_"):
-            labelled |= ~np.isnan(values)
+            labels[column] = _exceeds_within(values, task.threshold, task.within_hours, n_stations, n_hours)
+            labelled |= ~np.isnan(labels[column])
 
     # The split is drawn over the labelled rows' times; the rows are then selected once, in one pass.
     labelled_rows = np.flatnonzero(labelled)
