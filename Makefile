@@ -7,7 +7,7 @@ DAYS ?= 365
 export MLOPS_DATA_DIR ?= $(CURDIR)/.data
 export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster
 
-.PHONY: install run materialize up stack-up stack-stop bench-services bench-serving test test-fast lint format bench validate clean
+.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving test test-fast lint format bench validate clean
 
 install: $(VENV)/.installed
 
@@ -16,6 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip check
 	touch $@
+
+## Debian's chromium for the browser tests (tests/ui), installed only when missing; Playwright drives it
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

@@ -13,7 +13,13 @@ import pandas as pd
 from assets.metadata import frame_metadata
 from pipelines.cleaning import clean_readings
 from pipelines.parsing import parse_source_file
-from pipelines.quality import check_no_duplicates, check_row_count, check_schema, check_value_ranges
+from pipelines.quality import (
+    check_no_duplicates,
+    check_row_count,
+    check_schema,
+    check_value_ranges,
+    missing_share_by_day,
+)
 from pipelines.simulator import simulate_readings, station_ids
 from pipelines.spec import FilesSource, PipelineSpec
 from resources.lake import content_hash
@@ -85,10 +91,7 @@ def _frame_metadata(context: dg.AssetExecutionContext, frame: pd.DataFrame) -> d
 
 def missing_shares(frame: pd.DataFrame, spec: PipelineSpec) -> dict[str, dict[str, float]]:
     """Per day (partition key), the share of hours each declared column is missing."""
-    if frame.empty:
-        return {}
-    days = pd.to_datetime(frame[spec.timestamp_column], utc=True).dt.floor("D")
-    shares = frame[spec.column_names].isna().groupby(days).mean()
+    shares = missing_share_by_day(frame, spec)
     return {
         day.strftime("%Y-%m-%d"): {f"{c}.missing_share": v for c, v in row.items()}
         for day, row in zip(shares.index, shares.to_dict("records"), strict=True)

@@ -102,3 +102,11 @@ def check_no_duplicates(clean: pd.DataFrame, spec: PipelineSpec) -> Verdict:
     if dupes:
         return False, f"{dupes} duplicated (station, hour) rows", {"duplicates": float(dupes)}
     return True, "one row per (station, hour)", {"duplicates": 0.0}
+
+
+def missing_share_by_day(clean: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
+    """Per UTC day (rows) and declared column (columns), the share of hours without a value."""
+    if clean.empty:
+        return pd.DataFrame(columns=spec.column_names, dtype=float)
+    days = pd.to_datetime(clean[spec.timestamp_column], utc=True).dt.floor("D")
+    return clean[spec.column_names].isna().groupby(days).mean()

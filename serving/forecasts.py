@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.features import current_value_column, expand_horizons
-from pipelines.spec import PipelineSpec, RegressionTask
+from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
 from resources.lake import LATEST, Lake
 from serving.champions import Champion
 from serving.problems import Problem
@@ -41,7 +41,7 @@ class LakeViews:
         except FileNotFoundError:
             return None
 
-    def latest(self, spec: PipelineSpec, task: RegressionTask) -> Latest:
+    def latest(self, spec: PipelineSpec, task: RegressionTask | ClassificationTask) -> Latest:
         cache_key = (spec.name, task.name)
         with self._lock:
             cached = self._cache.get(cache_key)
@@ -58,18 +58,19 @@ class LakeViews:
                 )
             features = self.lake.read(feature_key)
             st, ts = spec.station_column, spec.timestamp_column
-            observed = features.dropna(subset=[current_value_column(t) for t in task.targets], how="all")
+            targets = task.targets if isinstance(task, RegressionTask) else [task.target]
+            observed = features.dropna(subset=[current_value_column(t) for t in targets], how="all")
             newest = observed.sort_values(ts).groupby(st, observed=True).tail(1)
             newest = newest.assign(**{st: newest[st].astype(str)}).set_index(st, drop=False)
             forecasts = self.lake.read(output_key) if not stamp.endswith("|None") else None
             if forecasts is not None:  # typed once per lake version, not on every request
+                times = ("target_time", "window_end", "issued_at")  # forecasts, or exceedance risk
                 forecasts = forecasts.assign(
                     **{
                         st: forecasts[st].astype(str),
-                        "target_time": pd.to_datetime(forecasts["target_time"], utc=True),
-                        "issued_at": pd.to_datetime(forecasts["issued_at"], utc=True),
                         "model_version": forecasts["model_version"].astype(str),
-                    }
+                    },
+                    **{c: pd.to_datetime(forecasts[c], utc=True) for c in times if c in forecasts},
                 )
             view = Latest(features=newest, forecasts=forecasts)
             self._cache[cache_key] = (time.monotonic(), stamp, view)

@@ -14,7 +14,22 @@ from serving import problems
 from serving.config import ServingSettings, get_serving_settings
 from serving.observability import RequestContext, configure_logging, leave_metrics_pool
 from serving.platform import Platform
-from serving.routes import datasets, feedback, forecast, health, pipelines, predict, tasks
+from serving.routes import (
+    datasets,
+    feedback,
+    forecast,
+    health,
+    keys,
+    paths,
+    pipelines,
+    predict,
+    preview,
+    quality,
+    specs,
+    stations,
+    tasks,
+    versions,
+)
 
 DESCRIPTION = """
 Predictions and forecasts from the models the MLflow registry names `champion`, uploads and retraining
@@ -75,6 +90,7 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
     )
     app.pipelines = sorted(load_specs(get_settings().specs_dir or SPECS_DIR))
     problems.install(app)
-    for module in (health, pipelines, predict, forecast, datasets, tasks, feedback):
+    routes = [health, pipelines, specs, predict, forecast, paths, stations, quality, versions, preview]
+    for module in [*routes, datasets, tasks, feedback, keys]:
         app.include_router(module.router)
     return app

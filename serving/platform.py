@@ -24,7 +24,10 @@ from serving.auth import KeyRing
 from serving.batching import MicroBatcher
 from serving.champions import ChampionStore, PromotionListener
 from serving.config import ServingSettings
+from serving.dagster_api import DagsterClient
 from serving.forecasts import LakeViews
+from serving.model_versions import VersionCatalog
+from serving.observations import Observations
 from serving.store import Store
 
 log = logging.getLogger("mlops.api")
@@ -45,6 +48,9 @@ class Platform:
     listener: PromotionListener | None
     batcher: MicroBatcher
     dagster: httpx.AsyncClient
+    dagster_api: DagsterClient
+    observations: Observations
+    versions: VersionCatalog
     _background: asyncio.Task | None = None
 
     @classmethod
@@ -61,12 +67,14 @@ class Platform:
             if isinstance(events, RabbitEventBus)
             else None
         )
+        lake = Lake(lake_store.root())
+        dagster = httpx.AsyncClient(base_url=serving.dagster_url, timeout=5.0)
         return cls(
             settings=settings,
             serving=serving,
             specs=specs,
             registry=registry,
-            lake_views=LakeViews(Lake(lake_store.root())),
+            lake_views=LakeViews(lake),
             landing=resources["landing"].process_config_and_initialize(),
             events=events,
             store=Store(serving.db_url()),
@@ -74,7 +82,10 @@ class Platform:
             champions=champions,
             listener=listener,
             batcher=MicroBatcher(champions.get, serving.batch_wait_ms / 1000, serving.batch_max_rows),
-            dagster=httpx.AsyncClient(base_url=serving.dagster_url, timeout=5.0),
+            dagster=dagster,
+            dagster_api=DagsterClient(dagster, serving.dagster_url),
+            observations=Observations(lake),
+            versions=VersionCatalog(registry),
         )
 
     def publish_feedback(self, row: dict) -> bool:

@@ -83,6 +83,7 @@ class TaskModel(BaseModel):
     kind: str
     model: str
     champion_version: str | None
+    latest_version: str | None = Field(None, description="The newest registered version, champion or not.")
     loaded_at: dt.datetime | None = None
     input_columns: list[str] | None = None
     outputs: list[str] | None = None
@@ -106,6 +107,10 @@ class PipelineSummary(BaseModel):
     source: str
     accepts_uploads: bool
     tasks: list[TaskModel]
+    data_versions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Content hash of each served asset (features, outputs): changes whenever its data does.",
+    )
 
 
 class TrainingRequest(_Body):
@@ -144,6 +149,7 @@ class TaskStatus(BaseModel):
     ended_at: dt.datetime | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None
+    error: str | None = Field(None, description="Why a failed run failed: the blocking checks or steps.")
 
 
 class FeedbackRequest(_Body):

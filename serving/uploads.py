@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+
+import pandas as pd
 
 from pipelines.parsing import parse_source_file
 from pipelines.spec import FilesSource, PipelineSpec
@@ -25,6 +27,7 @@ class CheckedUpload:
     start: dt.date
     end: dt.date
     stations: list[str]
+    readings: pd.DataFrame = field(repr=False)  # as the spec reads the file
 
 
 def sniff(content: bytes, encoding: str) -> str:
@@ -73,4 +76,5 @@ def check_upload(content: bytes, filename: str | None, spec: PipelineSpec) -> Ch
         start=stamps.min().date(),
         end=stamps.max().date(),
         stations=sorted(readings[spec.station_column].astype(str).unique().tolist())[:100],
+        readings=readings,
     )

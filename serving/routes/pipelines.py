@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 
 from pipelines.spec import FilesSource, PipelineSpec
@@ -21,6 +23,7 @@ def task_models(platform: Platform, spec: PipelineSpec) -> list[TaskModel]:
             kind=task.kind,
             model=spec.registered_model_name(task),
             champion_version=None,
+            latest_version=platform.versions.latest(spec.registered_model_name(task)),
             load_error=platform.champions.health.load_errors.get(f"{spec.name}.{task.name}"),
         )
         if champion is not None:
@@ -48,16 +51,20 @@ def task_models(platform: Platform, spec: PipelineSpec) -> list[TaskModel]:
 
 @router.get("", summary="Pipelines and their champions")
 async def list_pipelines(platform: PlatformDep, caller: Predictor) -> list[PipelineSummary]:
-    return [
-        PipelineSummary(
-            name=spec.name,
-            description=spec.description,
-            source=spec.source.kind,
-            accepts_uploads=isinstance(spec.source, FilesSource),
-            tasks=task_models(platform, spec),
-        )
-        for spec in platform.specs.values()
-    ]
+    def summaries() -> list[PipelineSummary]:  # asks the registry and the lake: off the event loop
+        return [
+            PipelineSummary(
+                name=spec.name,
+                description=spec.description,
+                source=spec.source.kind,
+                accepts_uploads=isinstance(spec.source, FilesSource),
+                tasks=task_models(platform, spec),
+                data_versions=platform.observations.data_versions(spec),
+            )
+            for spec in platform.specs.values()
+        ]
+
+    return await asyncio.to_thread(summaries)
 
 
 @router.get(
@@ -66,4 +73,4 @@ async def list_pipelines(platform: PlatformDep, caller: Predictor) -> list[Pipel
     responses={404: {"description": "No such pipeline"}},
 )
 async def pipeline_model(spec: SpecDep, platform: PlatformDep, caller: Predictor) -> PipelineModels:
-    return PipelineModels(pipeline=spec.name, tasks=task_models(platform, spec))
+    return PipelineModels(pipeline=spec.name, tasks=await asyncio.to_thread(task_models, platform, spec))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 import httpx
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Path
 
 from resources.events import RabbitEventBus
 from sensors.event_requests import EVENT_ID_TAG
+from serving.dagster_api import DagsterUnavailable
 from serving.deps import PlatformDep, Predictor
 from serving.problems import Problem, unavailable
 from serving.schemas import TaskStatus
@@ -88,4 +90,7 @@ async def task_status(
         status.started_at = run["startTime"]
     if run.get("endTime"):
         status.ended_at = run["endTime"]
+    if status.status == "failed":
+        with contextlib.suppress(DagsterUnavailable):  # the status stands without the reason
+            status.error = await platform.dagster_api.failure(run["runId"])
     return status
