@@ -1,0 +1,49 @@
+"""The analyst app: `streamlit run ui/app.py` (`mlops up` starts it). One page per question; every page
+talks only to the prediction API (ui/client.py), set by MLOPS_UI_API_URL and an API key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.data import KEY_STATE, api, caller
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="Air quality · mlops-platform", page_icon=":material/air:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page(PAGES / "forecast.py", title="Forecast", icon=":material/show_chart:"),
+        st.Page(PAGES / "models.py", title="Models", icon=":material/leaderboard:"),
+        st.Page(PAGES / "data.py", title="Data quality", icon=":material/table_chart:"),
+        st.Page(PAGES / "upload.py", title="Upload & retrain", icon=":material/upload_file:"),
+        st.Page(PAGES / "feedback.py", title="Feedback", icon=":material/rate_review:"),
+    ]
+)
+
+with st.sidebar:
+    client = api()
+    who = caller()
+    if who is None:
+        st.warning("No valid API key: paste one below to see the data.", icon=":material/key_off:")
+    else:
+        scopes = ", ".join(who.scopes)
+        st.caption(f"API {client.base_url} · key **{who.name}** ({scopes})")
+    with st.expander("Use another API key"):
+        entered = st.text_input("API key", type="password", key="_entered_key", label_visibility="collapsed")
+        if st.button("Use this key", disabled=not entered):
+            st.session_state[KEY_STATE] = entered.strip()
+            st.session_state.pop("_caller", None)
+            st.rerun()
+
+try:
+    navigation.run()
+except Exception as exc:  # noqa: BLE001 - a page's bug must not show a traceback or take the app down
+    st.error(
+        f"This page failed unexpectedly ({type(exc).__name__}: {exc}). The other pages keep working; "
+        "tell the platform team what you did.",
+        icon=":material/bug_report:",
+    )
