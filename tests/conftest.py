@@ -6,12 +6,17 @@ absent; with MLOPS_REQUIRE_SERVICES=1 (set by .ci/run) a missing service fails t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.serving.conftest import Api
 
 REQUIRE_SERVICES = os.environ.get("MLOPS_REQUIRE_SERVICES") == "1"
 
@@ -43,3 +48,33 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     yield tmp_path / "data"
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """The API of tests/serving/conftest.py on air_quality trained once, shared by the API and app tests."""
+    from events.bus import delete_exchanges
+    from tests.serving.conftest import BROKER_URL, END, START, Api, api_env, mlops, start_api
+
+    require(port_open("127.0.0.1", 5672), "RabbitMQ on 127.0.0.1:5672")
+    root = tmp_path_factory.mktemp("api")
+    env = api_env(root)
+    (root / "dagster").mkdir()
+    mlops(env, "materialize", "--pipeline", "air_quality", "--start", START, "--end", END)
+    keys = {
+        scope: mlops(env, "api-key", "create", f"test-{scope}", "--scopes", scope, "--quiet").strip()
+        for scope in ("predict", "admin")
+    }
+    stack = start_api(env, root / "stack", with_dagster=True)
+    try:
+        yield Api(
+            url=f"http://127.0.0.1:{env['API_PORT']}",
+            env=env,
+            stack=stack,
+            data_dir=root / "data",
+            keys=keys,
+        )
+    finally:
+        stack.stop(report=lambda line: None)
+        with contextlib.suppress(Exception):
+            delete_exchanges(BROKER_URL, env["MLOPS_EVENTS_EXCHANGE"])

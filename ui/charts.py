@@ -7,6 +7,8 @@ import altair as alt
 import pandas as pd
 
 OBSERVED, FORECAST, BAND, LIMIT = "#3b3b3b", "#1f77b4", "#1f77b4", "#d62728"
+# Drawn as SVG: crisp in screenshots, and the marks (the band's path) are elements a browser test can find.
+SVG = {"embedOptions": {"renderer": "svg"}}
 
 
 def _legend(names: list[str], colors: list[str]) -> alt.Color:
@@ -80,7 +82,7 @@ def forecast_chart(
             .mark_rule(color=LIMIT, strokeDash=[6, 4], strokeWidth=1.5)
             .encode(y="limit:Q", tooltip=[alt.Tooltip("limit:Q", title="exceedance threshold")])
         )
-    return alt.layer(*layers).properties(height=300)
+    return alt.layer(*layers).properties(height=300, usermeta=SVG)
 
 
 def station_grid(

@@ -37,8 +37,11 @@ async def quality(
     end: Annotated[dt.date | None, Query(description="Last day (UTC), inclusive.")] = None,
     station: Annotated[str | None, Query(max_length=128, description="One station; default all.")] = None,
 ) -> DataQuality:
-    known = await asyncio.to_thread(platform.observations.stations, spec)
-    last = end or (known.latest_observed.date() if known.latest_observed else dt.datetime.now(dt.UTC).date())
+    try:
+        latest = (await asyncio.to_thread(platform.observations.stations, spec)).latest_observed
+    except Problem:  # no data yet: the checks may well say why
+        latest = None
+    last = end or (latest.date() if latest else dt.datetime.now(dt.UTC).date())
     first = start or last - dt.timedelta(days=13)
     if first > last:
         raise Problem(422, f"start {first} is after end {last}")

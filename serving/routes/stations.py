@@ -28,18 +28,17 @@ def time_range(
     """[start, end) in UTC; by default the `default_days` up to the latest observed hour. 422 if reversed,
     longer than `max_days`, or outside what timestamps can hold."""
     try:
-        stop = (
-            utc(end)
-            if end is not None
-            else (latest or pd.Timestamp.now("UTC")).floor("h") + pd.Timedelta(hours=1)
-        )
+        now = (latest or pd.Timestamp.now("UTC")).floor("h") + pd.Timedelta(hours=1)
+        stop = utc(end) if end is not None else now
         begin = utc(start) if start is not None else stop - pd.Timedelta(days=default_days)
+        begin, stop = begin.as_unit("ns"), stop.as_unit("ns")  # pandas' range: years 1677..2262
+        length = stop - begin
     except (ValueError, OverflowError) as exc:
         raise Problem(422, f"the time range cannot be used: {exc}") from None
     if begin >= stop:
         raise Problem(422, f"start {begin.isoformat()} is not before end {stop.isoformat()}")
-    if stop - begin > pd.Timedelta(days=max_days):
-        raise Problem(422, f"the range is {(stop - begin).days} days; ask for at most {max_days} at a time")
+    if length > pd.Timedelta(days=max_days):
+        raise Problem(422, f"the range is {length.days} days; ask for at most {max_days} at a time")
     return begin, stop
 
 

@@ -1,29 +1,24 @@
-"""A running API on the local profile with events through the machine's RabbitMQ: air_quality trained
+"""Helpers for a running API on the local profile with events through the machine's RabbitMQ: air_quality trained
 once (air_quality_landing waits for uploads), keys with each scope, and the Dagster webserver for task status; started through
 the same supervisor as `mlops stack up` (deploy/stack.py), on free ports and a unique exchange."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pandas as pd
-import pytest
 from upath import UPath
 
 from deploy.stack import BIN_DIR, Stack, free_port_block, load_env, service_table
-from events.bus import delete_exchanges
 from pipelines.features import forecast_inputs, model_feature_columns
 from pipelines.spec import load_specs
 from resources.lake import Lake
-from tests.conftest import port_open, require
 
 BROKER_URL = os.environ.get("MLOPS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 START, END = "2024-01-01", "2024-02-29"
@@ -93,29 +88,3 @@ def api_env(root: Path, **overrides: str) -> dict[str, str]:
         **overrides,
     }
     return {**load_env(environ=values), **values}
-
-
-@pytest.fixture(scope="package")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    require(port_open("127.0.0.1", 5672), "RabbitMQ on 127.0.0.1:5672")
-    root = tmp_path_factory.mktemp("api")
-    env = api_env(root)
-    (root / "dagster").mkdir()
-    mlops(env, "materialize", "--pipeline", "air_quality", "--start", START, "--end", END)
-    keys = {
-        scope: mlops(env, "api-key", "create", f"test-{scope}", "--scopes", scope, "--quiet").strip()
-        for scope in ("predict", "admin")
-    }
-    stack = start_api(env, root / "stack", with_dagster=True)
-    try:
-        yield Api(
-            url=f"http://127.0.0.1:{env['API_PORT']}",
-            env=env,
-            stack=stack,
-            data_dir=root / "data",
-            keys=keys,
-        )
-    finally:
-        stack.stop(report=lambda line: None)
-        with contextlib.suppress(Exception):
-            delete_exchanges(BROKER_URL, env["MLOPS_EVENTS_EXCHANGE"])

@@ -85,7 +85,8 @@ def pipeline_card(summary: PipelineSummary) -> None:
                 st.metric("Last run", "none yet")
             else:
                 latest_run = runs.latest
-                st.metric("Last run", f"{STATUS_ICONS.get(latest_run.status, '')} {latest_run.status}")
+                icon = STATUS_ICONS.get(latest_run.status, ":material/pending:")
+                st.metric("Last run", latest_run.status, icon=icon)
                 ended = latest_run.ended_at or latest_run.started_at
                 st.caption(f"{latest_run.job} · {when(ended) if ended else 'not started'}")
                 st.link_button("Run in Dagster", latest_run.url, icon=":material/open_in_new:")
