@@ -7,7 +7,7 @@ DAYS ?= 365
 export MLOPS_DATA_DIR ?= $(CURDIR)/.data
 export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster
 
-.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving test test-fast lint format bench validate clean
+.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving bench-app screenshots test test-fast lint format bench validate clean
 
 install: $(VENV)/.installed
 
@@ -74,6 +74,14 @@ bench-services: install
 bench-serving: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/serving_vs_mlflow.py
+
+## the analyst app in chromium: time to a rendered Overview and Forecast page, cold and warm, at 5 and 20 stations
+bench-app: install browser
+	$(BIN)/python bench/app_pages.py
+
+## the README's screenshots of the app (docs/screenshots), taken by its browser tests
+screenshots: install browser $(DAGSTER_HOME)/dagster.yaml
+	MLOPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/ui/test_browser.py -q
 
 clean:
 	rm -rf $(MLOPS_DATA_DIR)

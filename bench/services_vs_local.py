@@ -132,6 +132,7 @@ def main() -> int:
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
         "API_PORT": str(free_port_block(1)),
+        "APP_PORT": str(free_port_block(1)),
         "DAGSTER_PG_DB": f"mlops_bench_dagster_{suffix}",
         "MLFLOW_PG_DB": f"mlops_bench_mlflow_{suffix}",
         "API_PG_DB": f"mlops_bench_api_{suffix}",

@@ -418,6 +418,34 @@ def api_service(
     )
 
 
+def app_service(env: Mapping[str, str], key_file: Path | None = None) -> Service:
+    """The analyst app (`streamlit run ui/app.py`) on the API; its key from MLOPS_UI_API_KEY in the
+    environment, or `key_file` (the local dev key), or pasted in its sidebar. `APP_BASE_PATH` serves it
+    under a path (behind a proxy)."""
+    host, port, base = env["STACK_HOST"], env["APP_PORT"], env.get("APP_BASE_PATH", "").strip("/")
+    return Service(
+        name="app",
+        needs=("api",),
+        command=[
+            str(BIN_DIR / "streamlit"),
+            "run",
+            str(REPO_DIR / "ui" / "app.py"),
+            "--server.address",
+            host,
+            "--server.port",
+            port,
+            "--server.baseUrlPath",
+            base,
+        ],  # fmt: skip
+        env={
+            "MLOPS_UI_API_URL": f"http://{host}:{env['API_PORT']}",
+            **({"MLOPS_UI_API_KEY_FILE": str(key_file)} if key_file else {}),
+        },
+        healthy=lambda: http_ok(f"http://{host}:{port}/{base + '/' if base else ''}_stcore/health"),
+        url=f"http://{host}:{port}/{base}",
+    )
+
+
 def data_dir(env: Mapping[str, str]) -> Path:
     """MLOPS_DATA_DIR (from the env file or the environment), absolute: services run from the repo root."""
     return Path(env.get("MLOPS_DATA_DIR") or os.environ.get("MLOPS_DATA_DIR") or REPO_DIR / ".data").resolve()
@@ -450,6 +478,7 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
             *dagster_services(env, home, prepare_local),
             mlflow_ui(env, settings.local_mlflow_uri),
             api_service(env),
+            app_service(env, key_file=settings.data_path / "api" / "dev-key"),
         ]
 
     def prepare_dagster() -> None:
@@ -467,6 +496,7 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
             database_url=postgres_url(env, env["API_PG_DB"]),
             prepare=lambda: ensure_database(env, env["API_PG_DB"]),
         ),
+        app_service(env),
     ]
 
 

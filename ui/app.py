@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.client import ApiError
 from ui.data import KEY_STATE, api, caller
 
 PAGES = Path(__file__).parent / "pages"
@@ -26,12 +27,12 @@ navigation = st.navigation(
 
 with st.sidebar:
     client = api()
-    who = caller()
-    if who is None:
-        st.warning("No valid API key: paste one below to see the data.", icon=":material/key_off:")
+    try:
+        who = caller()
+    except ApiError as exc:
+        st.warning(str(exc), icon=":material/key_off:")
     else:
-        scopes = ", ".join(who.scopes)
-        st.caption(f"API {client.base_url} · key **{who.name}** ({scopes})")
+        st.caption(f"API {client.base_url} · key **{who.name}** ({', '.join(who.scopes)})")
     with st.expander("Use another API key"):
         entered = st.text_input("API key", type="password", key="_entered_key", label_visibility="collapsed")
         if st.button("Use this key", disabled=not entered):

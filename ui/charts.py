@@ -11,6 +11,13 @@ OBSERVED, FORECAST, BAND, LIMIT = "#3b3b3b", "#1f77b4", "#1f77b4", "#d62728"
 SVG = {"embedOptions": {"renderer": "svg"}}
 
 
+HOUR = alt.Tooltip("time:T", title="hour", format="%Y-%m-%d %H:%M")
+
+
+def _values(*fields: str) -> list[alt.Tooltip]:
+    return [alt.Tooltip(f"{f}:Q", format=".1f") for f in fields]
+
+
 def _legend(names: list[str], colors: list[str]) -> alt.Color:
     return alt.Color(
         "series:N", scale=alt.Scale(domain=names, range=colors), legend=alt.Legend(title=None, orient="top")
@@ -42,11 +49,7 @@ def forecast_chart(
             y=alt.Y("lower:Q", title=y_title),
             y2="upper:Q",
             color=color,
-            tooltip=[
-                alt.Tooltip("time:T", title="hour", format="%Y-%m-%d %H:%M"),
-                alt.Tooltip("lower:Q", format=".1f"),
-                alt.Tooltip("upper:Q", format=".1f"),
-            ],
+            tooltip=[HOUR, *_values("lower", "upper")],
         ),
         alt.Chart(ahead.assign(series="forecast"))
         .mark_line(strokeWidth=2)
@@ -54,12 +57,7 @@ def forecast_chart(
             x=x,
             y="prediction:Q",
             color=color,
-            tooltip=[
-                alt.Tooltip("time:T", title="hour", format="%Y-%m-%d %H:%M"),
-                alt.Tooltip("prediction:Q", format=".1f"),
-                alt.Tooltip("lower:Q", format=".1f"),
-                alt.Tooltip("upper:Q", format=".1f"),
-            ],
+            tooltip=[HOUR, *_values("prediction", "lower", "upper")],
         ),
         alt.Chart(past)
         .mark_circle(size=14, opacity=0.8)
@@ -67,10 +65,7 @@ def forecast_chart(
             x=x,
             y="value:Q",
             color=color,
-            tooltip=[
-                alt.Tooltip("time:T", title="hour", format="%Y-%m-%d %H:%M"),
-                alt.Tooltip("value:Q", format=".1f"),
-            ],
+            tooltip=[HOUR, *_values("value")],
         ),
         alt.Chart(pd.DataFrame({"time": [issued_at]}))
         .mark_rule(strokeDash=[2, 3], color="#888")

@@ -49,23 +49,22 @@ def shown_failures(stop: bool = True) -> Iterator[None]:
             st.stop()
 
 
-def caller() -> KeyInfo | None:
-    """The key's name and scopes, asked once per key and session; None without a valid key."""
+def caller() -> KeyInfo:
+    """The key's name and scopes, asked once per key and session; an `ApiError` without a usable key."""
     client = api()
     known = st.session_state.get("_caller")
     if known and known[0] == id(client):
         return known[1]
-    try:
-        info = client.me()
-    except ApiError:
-        return None
+    info = client.me()
     st.session_state["_caller"] = (id(client), info)
     return info
 
 
 def is_admin() -> bool:
-    info = caller()
-    return info is not None and "admin" in info.scopes
+    try:
+        return "admin" in caller().scopes
+    except ApiError:
+        return False
 
 
 def pipelines() -> list[PipelineSummary]:

@@ -51,6 +51,18 @@ def task_of_kind(spec: PipelineSpec, name: str | None, kind: type) -> Regression
     return task
 
 
+async def served(
+    spec: PipelineSpec, platform: Platform, task: str | None, kind: type, stations: list[str] | None, answer
+) -> tuple[RegressionTask | ClassificationTask, Champion, pd.DataFrame]:
+    """The task of `kind`, its champion, and `answer(view, spec, task, champion, stations)` for the stations
+    asked (all by default) from the latest features and outputs."""
+    chosen = task_of_kind(spec, task, kind)
+    champion = champion_or_503(platform, spec, chosen.name)
+    view = await asyncio.to_thread(platform.lake_views.latest, spec, chosen)
+    names = chosen_stations(view, spec, stations)
+    return chosen, champion, await asyncio.to_thread(answer, view, spec, chosen, champion, names)
+
+
 def log_rows(
     platform: Platform, request: Request, spec: PipelineSpec, champion: Champion, frame: pd.DataFrame
 ) -> str:
@@ -83,11 +95,7 @@ async def forecasts(
     station: Station = None,
     task: TaskName = None,
 ) -> ForecastPaths:
-    chosen = task_of_kind(spec, task, RegressionTask)
-    champion = champion_or_503(platform, spec, chosen.name)
-    view = await asyncio.to_thread(platform.lake_views.latest, spec, chosen)
-    names = chosen_stations(view, spec, station)
-    frame = await asyncio.to_thread(forecast_paths, view, spec, chosen, champion, names)
+    chosen, champion, frame = await served(spec, platform, task, RegressionTask, station, forecast_paths)
     prediction_id = log_rows(platform, request, spec, champion, frame)
     units = {t: spec.column(t).unit for t in chosen.targets}
     paths = []
@@ -135,11 +143,7 @@ async def exceedance(
     station: Station = None,
     task: TaskName = None,
 ) -> ExceedanceRisk:
-    chosen = task_of_kind(spec, task, ClassificationTask)
-    champion = champion_or_503(platform, spec, chosen.name)
-    view = await asyncio.to_thread(platform.lake_views.latest, spec, chosen)
-    names = chosen_stations(view, spec, station)
-    frame = await asyncio.to_thread(exceedance_risk, view, spec, chosen, champion, names)
+    chosen, champion, frame = await served(spec, platform, task, ClassificationTask, station, exceedance_risk)
     prediction_id = log_rows(platform, request, spec, champion, frame)
     return ExceedanceRisk(
         pipeline=spec.name,

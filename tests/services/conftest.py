@@ -71,6 +71,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
         "API_PORT": str(free_port_block(1)),
+        "APP_PORT": str(free_port_block(1)),
         "MLFLOW_WORKERS": "1",
         "DAGSTER_PG_HOST": PG[0],
         "DAGSTER_PG_PORT": str(PG[1]),

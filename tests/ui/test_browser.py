@@ -44,7 +44,8 @@ def test_a_file_is_read_with_the_spec_before_it_is_sent(app_server, page, tmp_pa
     page.get_by_text("First rows, as the spec reads them").wait_for(timeout=30_000)
     wait_rendered(page)
     assert page.get_by_text(f"{len(readings)} rows").count() >= 1
-    assert page.get_by_text("sentinel for a missing reading").count() >= 1
+    assert page.get_by_text("schema: all 7 declared columns present").count() == 1
+    assert page.get_by_text("Values that will be treated as missing").count() == 1  # the -200 sentinel
     assert page.get_by_role("button", name="Send it").is_enabled()
     assert page.locator(EXCEPTION).count() == 0
     screenshot(page, screenshots / "upload-preview.png")

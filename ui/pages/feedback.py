@@ -15,6 +15,8 @@ st.caption(
     "an hour that has passed directly); API clients get ids from `POST …/predict`."
 )
 client = data.api()
+with data.shown_failures(stop=False):  # say at once if the API cannot take feedback now
+    data.caller()
 
 with st.form("feedback"):
     prediction_id = st.text_input("Prediction id", placeholder="p_0123456789abcdef0123.4").strip()
