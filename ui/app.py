@@ -10,18 +10,18 @@ import streamlit as st
 from ui.client import ApiError
 from ui.data import KEY_STATE, api, caller
 
-PAGES = Path(__file__).parent / "pages"
+VIEWS = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="Air quality · mlops-platform", page_icon=":material/air:", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page(PAGES / "forecast.py", title="Forecast", icon=":material/show_chart:"),
-        st.Page(PAGES / "models.py", title="Models", icon=":material/leaderboard:"),
-        st.Page(PAGES / "data.py", title="Data quality", icon=":material/table_chart:"),
-        st.Page(PAGES / "upload.py", title="Upload & retrain", icon=":material/upload_file:"),
-        st.Page(PAGES / "feedback.py", title="Feedback", icon=":material/rate_review:"),
+        st.Page(VIEWS / "overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page(VIEWS / "forecast.py", title="Forecast", icon=":material/show_chart:"),
+        st.Page(VIEWS / "models.py", title="Models", icon=":material/leaderboard:"),
+        st.Page(VIEWS / "data.py", title="Data quality", icon=":material/table_chart:"),
+        st.Page(VIEWS / "upload.py", title="Upload & retrain", icon=":material/upload_file:"),
+        st.Page(VIEWS / "feedback.py", title="Feedback", icon=":material/rate_review:"),
     ]
 )
 

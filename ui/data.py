@@ -5,8 +5,9 @@ once and nothing is fetched again while nothing changed), and one way to show a 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import altair as alt
 import streamlit as st
 
 from pipelines.spec import PipelineSpec
@@ -112,6 +113,13 @@ def versions(
     _client: ApiClient, url: str, pipeline: str, task: str, champion_version: str | None, latest: str | None
 ) -> ModelVersions:
     return _client.versions(pipeline, task)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def chart(key: tuple, _build: Callable[[], alt.TopLevelMixin]) -> dict:
+    """A chart's Vega-Lite spec, built (and checked by Altair) once per `key`, which names the pipeline,
+    the selection and the versions of the data it draws."""
+    return _build().to_dict(validate=False)
 
 
 def data_key(summary: PipelineSummary) -> str:

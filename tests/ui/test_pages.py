@@ -13,12 +13,12 @@ from tests.serving.conftest import Api
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 PAGES = [
-    "pages/overview.py",
-    "pages/forecast.py",
-    "pages/models.py",
-    "pages/data.py",
-    "pages/upload.py",
-    "pages/feedback.py",
+    "views/overview.py",
+    "views/forecast.py",
+    "views/models.py",
+    "views/data.py",
+    "views/upload.py",
+    "views/feedback.py",
 ]
 
 
@@ -74,7 +74,7 @@ def test_forecast_page_shows_the_apis_paths_and_risk_for_the_chosen_station(app_
             r["station"]: r["probability"]
             for r in http.get("/v1/pipelines/air_quality/exceedance").json()["stations"]
         }
-    app = run("pages/forecast.py")
+    app = run("views/forecast.py")
     station = next(s for s in app.selectbox if s.label == "Station")
     assert station.options == [s["station"] for s in paths["stations"]]
     assert metric(app, "Model version") == f"v{paths['model_version']}"
@@ -93,7 +93,7 @@ def test_models_page_lists_every_version_and_a_read_only_key_cannot_roll_back(ap
     with api.client() as http:
         versions = http.get("/v1/pipelines/air_quality/models/forecast/versions").json()
     app_env("predict")
-    app = run("pages/models.py")
+    app = run("views/models.py")
     board = app.dataframe[0].value
     assert list(board["version"]) == [v["version"] for v in versions["versions"]]
     assert board.loc[board["champion"] != "", "version"].tolist() == [versions["champion_version"]]
@@ -105,7 +105,7 @@ def test_models_page_lists_every_version_and_a_read_only_key_cannot_roll_back(ap
 def test_data_page_shows_missing_shares_and_every_check_result(app_env, api: Api):
     with api.client() as http:
         quality = http.get("/v1/pipelines/air_quality/quality").json()
-    app = run("pages/data.py")
+    app = run("views/data.py")
     checks = next(d.value for d in app.dataframe if "check" in d.value.columns)
     assert len(checks) == len(quality["checks"])
     assert set(checks["status"]) <= {"passed", "warning", "not run"}
@@ -116,7 +116,7 @@ def test_data_page_shows_missing_shares_and_every_check_result(app_env, api: Api
 
 
 def test_retraining_from_the_upload_page_becomes_a_followed_task(app_env, api: Api):
-    app = run("pages/upload.py")
+    app = run("views/upload.py")
     next(b for b in app.button if b.label == "Retrain").click().run()
     assert not app.exception
     shown = texts(app)
@@ -125,7 +125,7 @@ def test_retraining_from_the_upload_page_becomes_a_followed_task(app_env, api: A
 
 def test_a_read_only_key_sees_upload_and_retrain_disabled_with_the_reason(app_env, api: Api):
     app_env("predict")
-    app = run("pages/upload.py")
+    app = run("views/upload.py")
     assert "need an API key with the admin scope" in texts(app)
     assert next(b for b in app.button if b.label == "Retrain").disabled
 
@@ -135,7 +135,7 @@ def test_feedback_page_records_an_observed_value_and_shows_the_answer(app_env, a
         point = http.get("/v1/pipelines/air_quality/forecasts", params={"station": "S001"}).json()[
             "stations"
         ][0]["points"][0]
-    app = run("pages/feedback.py")
+    app = run("views/feedback.py")
     app.text_input[0].input(point["prediction_id"])
     app.text_input[1].input("no2")
     app.number_input[0].set_value(42.0)
@@ -157,5 +157,5 @@ def test_api_down_every_page_says_what_to_do(app_env, page: str):
 
 def test_a_wrong_key_is_named_with_what_to_do(app_env):
     app_env(key="mlops_not-a-key")
-    app = run("pages/forecast.py")
+    app = run("views/forecast.py")
     assert "not valid" in app.error[0].value and "Paste a valid API key" in app.error[0].value

@@ -43,7 +43,8 @@ def champion_card(task: TaskModel) -> None:
     st.caption(
         f"promoted {promoted} · data {task.data_versions.get('training_set', '—')} · code {task.code_version or '—'}"
     )
-    st.dataframe(pd.DataFrame(headline_metrics(task.kind, task.metrics)), hide_index=True, width="stretch")
+    figures = pd.DataFrame(headline_metrics(task.kind, task.metrics))
+    st.table(figures.set_index("target") if "target" in figures else figures.set_index(pd.Index(["holdout"])))
     if task.mlflow_run_url:
         st.link_button("MLflow run", task.mlflow_run_url, icon=":material/open_in_new:")
 

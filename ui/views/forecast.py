@@ -5,6 +5,7 @@ every station at a glance sorted by risk."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pandas as pd
 import streamlit as st
@@ -125,15 +126,19 @@ for target in forecast_task.targets:
             f"{', '.join(t.strftime('%H:%M') for t in over['target_time'].head(6))}"
             + (" …" if len(over) > 6 else "")
         )
-    chart = charts.forecast_chart(
-        history[["timestamp", target]].rename(columns={target: "value"}).dropna(),
-        part[["target_time", "prediction", "lower", "upper"]],
-        f"{target} ({unit})" if unit else target,
-        paths.interval_level,
-        issued,
-        threshold,
+    spec = data.chart(
+        ("forecast", pipeline, station, target, versions_key),
+        functools.partial(
+            charts.forecast_chart,
+            history[["timestamp", target]].rename(columns={target: "value"}).dropna(),
+            part[["target_time", "prediction", "lower", "upper"]],
+            f"{target} ({unit})" if unit else target,
+            paths.interval_level,
+            issued,
+            threshold,
+        ),
     )
-    st.altair_chart(chart, width="stretch")
+    st.vega_lite_chart(spec, width="stretch")
 
 table = mine.pivot_table(
     index=["target_time", "horizon"], columns="target", values=["prediction", "lower", "upper"]
@@ -208,11 +213,14 @@ grid_target = st.segmented_control(
 )
 grid_target = grid_target or forecast_task.targets[0]
 grid_threshold = risk_task.threshold if risk_task is not None and risk_task.target == grid_target else None
-st.altair_chart(
-    charts.station_grid(
-        rows[rows["target"] == grid_target][["station", "target_time", "prediction", "lower", "upper"]],
-        grid_target,
-        grid_threshold,
+st.vega_lite_chart(
+    data.chart(
+        ("grid", pipeline, grid_target, versions_key),
+        lambda: charts.station_grid(
+            rows[rows["target"] == grid_target][["station", "target_time", "prediction", "lower", "upper"]],
+            grid_target,
+            grid_threshold,
+        ),
     )
 )
 st.caption(
