@@ -24,10 +24,13 @@ def build_definitions() -> dg.Definitions:
         freshness_checks=[check for spec_defs in pipelines for check in (spec_defs.asset_checks or [])],
         name="freshness_checks_sensor",
     )
-    event_sensors = build_event_sensors(specs, settings, [job for d in pipelines for job in d.jobs or []])
+    jobs = [job for spec_defs in pipelines for job in spec_defs.jobs or []]
     return dg.Definitions.merge(
         *pipelines,
-        dg.Definitions(resources=build_resources(settings), sensors=[freshness_sensor, *event_sensors]),
+        dg.Definitions(
+            resources=build_resources(settings),
+            sensors=[freshness_sensor, *build_event_sensors(specs, settings, jobs)],
+        ),
     )
 
 
