@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import dagster as dg
 
 from assets.features import build_feature_assets
@@ -34,7 +32,6 @@ def build_pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
     ingest_job = dg.define_asset_job(
         keys.ingest_job,
         selection=ingest,
-        partitions_def=partitions,
         description=f"Ingest and clean days of {spec.name} (select a partition range for a backfill).",
     )
     train_job = dg.define_asset_job(
@@ -45,7 +42,6 @@ def build_pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
     refresh_job = dg.define_asset_job(
         keys.refresh_job,
         selection=group,
-        partitions_def=partitions,
         description=f"Ingest days of {spec.name} (a partition or a range) and everything downstream in one run.",
     )
     forecast_job = dg.define_asset_job(
@@ -67,17 +63,6 @@ def build_pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
                 ingest_job, name=keys.ingest_schedule, hour_of_day=1, minute_of_hour=0
             )
         )
-
-    freshness = [
-        *dg.build_time_partition_freshness_checks(assets=[dg.AssetKey(keys.raw)], deadline_cron="0 3 * * *"),
-        *dg.build_last_update_freshness_checks(
-            assets=[dg.AssetKey(path) for path in keys.outputs],
-            lower_bound_delta=dt.timedelta(hours=spec.checks.freshness_hours),
-        ),
-    ]
     return dg.Definitions(
-        assets=assets,
-        asset_checks=freshness,
-        jobs=[ingest_job, refresh_job, train_job, forecast_job],
-        schedules=schedules,
+        assets=assets, jobs=[ingest_job, refresh_job, train_job, forecast_job], schedules=schedules
     )

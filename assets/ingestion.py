@@ -4,6 +4,7 @@ Both run a partition range in one run (single-run backfills), and carry their da
 step so that a failing blocking check stops everything downstream in that run.
 """
 
+import datetime as dt
 from fnmatch import fnmatch
 from typing import Any
 
@@ -22,6 +23,8 @@ from resources.lake_store import content_hash
 from resources.object_store import ObjectStore
 
 S3_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+# Yesterday's readings are expected by 03:00 UTC: a materialization since midnight, when the day closed.
+RAW_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=dt.timedelta(hours=3))
 
 
 class RawConfig(dg.Config):
@@ -117,6 +120,7 @@ def build_ingestion_assets(
         description=f"Readings exactly as the {source_kind} source gave them, typed, one partition per day; never edited.",
         kinds={"pandas", "parquet"},
         tags={"layer": "raw", "source": source_kind},
+        freshness_policy=RAW_FRESHNESS,
         check_specs=[
             dg.AssetCheckSpec(
                 "schema", asset=raw_key, blocking=True, description="Declared columns present and typed."

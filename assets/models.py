@@ -320,6 +320,9 @@ def output_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
         ),
         kinds={"pandas", "parquet"},
         tags={"layer": "serving", "task": task.name},
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=dt.timedelta(hours=spec.checks.freshness_hours)
+        ),
         **_common(spec),
     )
     @failing_as_dagster
