@@ -91,8 +91,8 @@ def permutation_importance(
     shuffles: the drop in R² for a regressor, the rise in Brier score for a classifier (it has
     `predict_proba`).
 
-    The idea of sklearn.inspection.permutation_importance, but every shuffled copy is predicted in one call:
-    sklearn predicts each column and repeat on its own: ~90 calls per model here, 2-3x the time.
+    The idea of sklearn.inspection.permutation_importance, but every shuffled copy is predicted in one call,
+    where sklearn makes one call per column and repeat, each paying the model's fixed per-call cost.
     """
     x = rows[columns].to_numpy(dtype=float)
     target = np.asarray(y, dtype=float)
