@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.features import AFTER_CHECKS
+from assets.figures import residual_figure
 from assets.metadata import frame_metadata
 from assets.model_logging import log_evaluation, log_trained_model
 from events.tags import CHAMPION, PROMOTED_AT_TAG, TRACE_TAG
@@ -146,7 +147,6 @@ def evaluation_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
     keys = PipelineKeys(spec)
     key = dg.AssetKey(keys.evaluation(task))
     model_name = keys.model_name(task)
-    regression = isinstance(task, RegressionTask)
 
     @dg.asset(
         key=key,
@@ -187,57 +187,37 @@ def evaluation_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
         model: dict,
         training_set: pd.DataFrame,
     ):
-        from assets.figures import residual_figure
-        from pipelines.evaluation import (
-            climatology,
-            exceedance_gates,
-            exceedance_metrics,
-            forecast_gates,
-            forecast_metrics,
-            holdout,
-        )
+        from pipelines.evaluation import evaluate_candidate, holdout
 
-        rows = holdout(training_set)
-
-        def score(scored_model: Any) -> tuple[dict[str, float], pd.DataFrame | None]:
-            """The holdout metrics, and for a forecast model its predictions (for the residual figure)."""
-            if regression:
-                predicted = scored_model.predict_frame(rows)
-                return forecast_metrics(predicted, rows, task), predicted
-            return exceedance_metrics(scored_model, rows, task, climatology(training_set, task)), None
-
-        metrics, predicted = score(mlflow_registry.load_python_model(model["model_uri"]))
         current = mlflow_registry.champion(model_name)
-        champion_metrics, champion_version = None, None
+        champion, champion_version = None, None
         if current is not None and str(current.version) != model["version"]:
             champion_version = str(current.version)
-            champion_metrics, _ = score(
-                mlflow_registry.load_python_model(f"models:/{model_name}/{champion_version}")
-            )
-        gates = (forecast_gates if regression else exceedance_gates)(
-            task, metrics, champion_metrics, champion_version
-        )
+            champion = mlflow_registry.load_python_model(f"models:/{model_name}/{champion_version}")
+        candidate = mlflow_registry.load_python_model(model["model_uri"])
+        verdict = evaluate_candidate(candidate, training_set, task, champion, champion_version)
         log_evaluation(
             mlflow_registry,
             model_name,
             model["version"],
             model["run_id"],
-            metrics,
-            champion_metrics,
-            gates,
-            residual_figure(predicted, rows, task.targets) if predicted is not None else None,
+            verdict.metrics,
+            verdict.champion_metrics,
+            verdict.gates,
+            residual_figure(verdict.predicted, holdout(training_set), task.targets)
+            if verdict.predicted is not None
+            else None,
         )
         result = {
             **model,
-            "metrics": metrics,
+            "metrics": verdict.metrics,
             "champion_version": champion_version,
-            "champion_metrics": champion_metrics,
-            "gates": {g.name: g.passed for g in gates},
+            "champion_metrics": verdict.champion_metrics,
+            "gates": {g.name: g.passed for g in verdict.gates},
         }
-        yield dg.Output(
-            result, metadata={"version": model["version"], **{f"holdout.{k}": v for k, v in metrics.items()}}
-        )
-        for gate in gates:
+        holdout_metrics = {f"holdout.{k}": v for k, v in verdict.metrics.items()}
+        yield dg.Output(result, metadata={"version": model["version"], **holdout_metrics})
+        for gate in verdict.gates:
             yield dg.AssetCheckResult(
                 check_name=gate.name,
                 asset_key=key,

@@ -7,19 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from assets.figures import feature_importance_figure, residual_figure
 from assets.model_logging import log_evaluation, log_trained_model
 from events.tags import CODE_VERSION_TAG, DATA_VERSION_PREFIX, GATE_PREFIX
-from pipelines.cleaning import clean_readings
 from pipelines.evaluation import Gate, holdout
-from pipelines.features import build_features, model_feature_columns
+from pipelines.features import model_feature_columns
 from pipelines.keys import PipelineKeys
-from pipelines.models import train_forecast_model
-from pipelines.simulator import simulate_readings, station_ids
 from pipelines.spec import load_specs
-from pipelines.training_set import build_training_set, label_column
+from pipelines.training_set import label_column
 from resources.mlflow_registry import MlflowRegistry
 
 SPEC = load_specs()["air_quality"]
@@ -27,20 +23,9 @@ TASK = SPEC.task("forecast")
 MODEL = PipelineKeys(SPEC).model_name(TASK)
 
 
-@pytest.fixture(scope="module")
-def trained():
-    start = pd.Timestamp("2024-03-01", tz="UTC")
-    raw = simulate_readings(station_ids(2), start, start + pd.Timedelta(days=20), seed=9)
-    training_set = build_training_set(
-        build_features(clean_readings(raw, SPEC, start, start + pd.Timedelta(days=20)), SPEC), SPEC
-    )
-    candidates = [c for c in TASK.candidates if c.algorithm == "ridge"]
-    model, report = train_forecast_model(training_set, SPEC, TASK, candidates)
-    return training_set, candidates, model, report
-
-
-def test_a_trained_model_becomes_a_registered_version_with_its_lineage(trained, tmp_path: Path, capfd):
-    training_set, candidates, model, report = trained
+def test_a_trained_model_becomes_a_registered_version_with_its_lineage(ridge_forecast, tmp_path: Path, capfd):
+    training_set, candidates = ridge_forecast.training_set, ridge_forecast.candidates
+    model, report = ridge_forecast.model, ridge_forecast.report
     registry = MlflowRegistry(
         f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "artifacts").as_uri()
     )
@@ -96,8 +81,8 @@ def test_a_trained_model_becomes_a_registered_version_with_its_lineage(trained, 
         assert chatter not in err, err
 
 
-def test_figures_show_the_strongest_features_and_one_residual_panel_per_target(trained):
-    training_set, _, model, _ = trained
+def test_figures_show_the_strongest_features_and_one_residual_panel_per_target(ridge_forecast):
+    training_set, model = ridge_forecast.training_set, ridge_forecast.model
     rows = holdout(training_set)
     columns = model_feature_columns(SPEC, TASK)
 

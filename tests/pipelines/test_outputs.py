@@ -53,15 +53,8 @@ def test_exceedance_table_gives_each_station_its_probability_and_window():
     assert (table["threshold"] == EXCEEDANCE.threshold).all()
 
 
-def test_output_table_holds_the_models_forecasts_stamped_with_its_version():
-    from pipelines.models import train_forecast_model
-    from pipelines.training_set import build_training_set
-
-    start = pd.Timestamp("2024-03-01", tz="UTC")
-    raw = simulate_readings(station_ids(2), start, start + pd.Timedelta(days=20), seed=9)
-    features = build_features(clean_readings(raw, SPEC, start, start + pd.Timedelta(days=20)), SPEC)
-    ridge = [c for c in FORECAST.candidates if c.algorithm == "ridge"]
-    model, _ = train_forecast_model(build_training_set(features, SPEC), SPEC, FORECAST, ridge)
+def test_output_table_holds_the_models_forecasts_stamped_with_its_version(ridge_forecast):
+    features, model = _features(), ridge_forecast.model
 
     table = output_table(features, model, SPEC, FORECAST, "air_quality.forecast", "7")
 
