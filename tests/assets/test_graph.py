@@ -14,7 +14,13 @@ import pytest
 
 import mlops_cli
 from definitions import build_definitions
-from events.tags import partition_range_tags
+from events.tags import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_PREFIX,
+    GATE_PREFIX,
+    PROMOTED_AT_TAG,
+    partition_range_tags,
+)
 from pipelines.keys import PipelineKeys
 from pipelines.parsing import format_source_file
 from pipelines.simulator import SENTINEL, simulate_readings
@@ -69,12 +75,12 @@ def test_materialize_promotes_a_champion_with_lineage_in_mlflow(materialized, re
         champion = registry.champion(model_name)
         assert champion is not None and str(champion.version) == "1"
         assert champion.tags["pipeline"] == "air_quality"
-        assert len(champion.tags["data_version.training_set"]) == 16
-        assert champion.tags["gate.beats_baseline"] == "passed"
-        assert champion.tags["promoted_at"]
+        assert len(champion.tags[f"{DATA_VERSION_PREFIX}training_set"]) == 16
+        assert champion.tags[f"{GATE_PREFIX}beats_baseline"] == "passed"
+        assert champion.tags[PROMOTED_AT_TAG]
         run = client.get_run(champion.run_id)
         assert run.data.tags["dagster.run_id"] == champion.tags["dagster.run_id"]
-        assert run.data.tags["code_version"]
+        assert run.data.tags[CODE_VERSION_TAG]
         assert run.data.tags["data_uri.training_set"].endswith(".parquet")
         assert "algorithm" in run.data.params
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
