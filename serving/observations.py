@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 
 from pipelines.features import current_value_column, target_columns
+from pipelines.keys import AssetPath, PipelineKeys
 from pipelines.quality import missing_share_by_day
 from pipelines.spec import PipelineSpec
-from resources.lake import LATEST, Lake
+from resources.lake_store import LATEST, Lake
 from serving.problems import Problem
 from serving.read_models import ColumnInfo, MissingShare, StationHistory, Stations, StationSummary
 
@@ -45,20 +46,20 @@ class Observations:
     def __init__(self, lake: Lake, ttl: float = 2.0) -> None:
         self.lake = lake
         self.ttl = ttl
-        self._pointers: dict[tuple[str, str, str | None], tuple[float, str | None]] = {}
+        self._pointers: dict[tuple[str | None, ...], tuple[float, str | None]] = {}
         self._stations: dict[str, tuple[str, Stations]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lake-read")
 
-    def pointer(self, pipeline: str, asset: str, partition: str | None = None) -> str | None:
+    def pointer(self, asset: AssetPath, partition: str | None = None) -> str | None:
         """The content hash `_latest` names for an asset (or one of its partitions), or None."""
         now = time.monotonic()
-        key = (pipeline, asset, partition)
+        key = (*asset, partition)
         cached = self._pointers.get(key)
         if cached and now - cached[0] < self.ttl:
             return cached[1]
         try:
-            name = (self.lake.folder([pipeline, asset], partition) / LATEST).read_text().strip()
+            name = (self.lake.folder(list(asset), partition) / LATEST).read_text().strip()
             value: str | None = name.rsplit(".", 1)[0]
         except FileNotFoundError:
             value = None
@@ -67,24 +68,26 @@ class Observations:
 
     def data_versions(self, spec: PipelineSpec) -> dict[str, str]:
         """Content hashes of the assets the read routes serve (features, each task's output)."""
+        keys = PipelineKeys(spec)
         found = {}
-        for name in ["features", *(t.output_asset for t in spec.tasks)]:
+        for asset in [keys.features, *keys.outputs]:
             try:
-                found[name] = self.pointer(spec.name, name)
+                found[asset[-1]] = self.pointer(asset)
             except Exception:  # noqa: BLE001 - the lake is away: no version to report, not an error here
-                log.warning("could not read the version of %s/%s", spec.name, name, exc_info=True)
+                log.warning("could not read the version of %s", "/".join(asset), exc_info=True)
         return {name: version for name, version in found.items() if version is not None}
 
     def _features(self, spec: PipelineSpec) -> tuple[str, pd.DataFrame]:
-        version = self.pointer(spec.name, "features")
+        features = PipelineKeys(spec).features
+        version = self.pointer(features)
         if version is None:
             raise Problem(404, f"{spec.name} has no data yet: materialize the pipeline first")
-        return version, self.lake.read([spec.name, "features"], version=version)
+        return version, self.lake.read(list(features), version=version)
 
     def stations(self, spec: PipelineSpec) -> Stations:
         """Every station with its first hour and latest observed hour (from the features table, one read
         per version of it)."""
-        version = self.pointer(spec.name, "features")
+        version = self.pointer(PipelineKeys(spec).features)
         with self._lock:
             cached = self._stations.get(spec.name)
             if cached and version is not None and cached[0] == version:
@@ -120,17 +123,18 @@ class Observations:
             )
 
     @functools.lru_cache(maxsize=2048)  # noqa: B019 - one instance per process, lives as long
-    def _day(self, pipeline: str, day: str, version: str) -> pd.DataFrame:
-        return self.lake.read([pipeline, "clean"], day, version)
+    def _day(self, clean: AssetPath, day: str, version: str) -> pd.DataFrame:
+        return self.lake.read(list(clean), day, version)
 
     def clean_days(
         self, spec: PipelineSpec, start: pd.Timestamp, end: pd.Timestamp
     ) -> tuple[str, pd.DataFrame]:
         """The clean rows in [start, end) and a version naming exactly the partitions they came from."""
         days = days_between(start, end)
-        versions = list(self._pool.map(lambda d: self.pointer(spec.name, "clean", d), days))
+        clean = PipelineKeys(spec).clean
+        versions = list(self._pool.map(lambda d: self.pointer(clean, d), days))
         stored = [(d, v) for d, v in zip(days, versions, strict=True) if v is not None]
-        frames = list(self._pool.map(lambda dv: self._day(spec.name, *dv), stored))
+        frames = list(self._pool.map(lambda dv: self._day(clean, *dv), stored))
         digest = hashlib.sha256("|".join(f"{d}/{v}" for d, v in stored).encode()).hexdigest()[:16]
         columns = [spec.station_column, spec.timestamp_column, *spec.column_names]
         non_empty = [f for f in frames if len(f)]

@@ -8,18 +8,17 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-import dagster as dg
 import httpx
 
-from events.bus import BrokerUnavailable
 from events.envelope import make_event
 from pipelines.spec import SPECS_DIR, PipelineSpec, load_specs
-from resources.definitions import build_resources
+from resources.clients import clients_from_settings
 from resources.events import EventBus, RabbitEventBus
-from resources.lake import Lake
+from resources.lake_store import Lake
 from resources.mlflow_registry import MlflowRegistry
 from resources.object_store import ObjectStore
 from resources.settings import PlatformSettings
+from resources.unavailable import ServiceUnavailable
 from serving.auth import KeyRing
 from serving.batching import MicroBatcher
 from serving.champions import ChampionStore, PromotionListener
@@ -31,6 +30,7 @@ from serving.observations import Observations
 from serving.store import Store
 
 log = logging.getLogger("mlops.api")
+SOURCE = "mlops-platform/api"  # the publisher named in the events the API sends
 
 
 @dataclass
@@ -55,27 +55,24 @@ class Platform:
 
     @classmethod
     def build(cls, settings: PlatformSettings, serving: ServingSettings) -> Platform:
-        resources = build_resources(settings)
-        registry: MlflowRegistry = resources["mlflow_registry"]
-        registry.setup_for_execution(dg.build_init_resource_context())  # short MLflow client retries
-        lake_store: ObjectStore = resources["lake"].process_config_and_initialize()
+        clients = clients_from_settings(settings, source=SOURCE)
         specs = load_specs(settings.specs_dir or SPECS_DIR)
-        champions = ChampionStore(specs, registry, serving.refresh_seconds)
-        events: EventBus = resources["events"]
+        champions = ChampionStore(specs, clients.registry, serving.refresh_seconds)
+        events = clients.events
         listener = (
             PromotionListener(events.url, events.exchange, champions)
             if isinstance(events, RabbitEventBus)
             else None
         )
-        lake = Lake(lake_store.root())
+        lake = Lake(clients.lake.root())
         dagster = httpx.AsyncClient(base_url=serving.dagster_url, timeout=5.0)
         return cls(
             settings=settings,
             serving=serving,
             specs=specs,
-            registry=registry,
+            registry=clients.registry,
             lake_views=LakeViews(lake),
-            landing=resources["landing"].process_config_and_initialize(),
+            landing=clients.landing,
             events=events,
             store=Store(serving.db_url()),
             keys=KeyRing(serving.keys_path()),
@@ -85,7 +82,7 @@ class Platform:
             dagster=dagster,
             dagster_api=DagsterClient(dagster, serving.dagster_url),
             observations=Observations(lake),
-            versions=VersionCatalog(registry),
+            versions=VersionCatalog(clients.registry),
         )
 
     def publish_feedback(self, row: dict) -> bool:
@@ -99,7 +96,7 @@ class Platform:
         ).model_copy(update={"id": row["event_id"]})
         try:
             self.events.send(envelope)
-        except BrokerUnavailable:
+        except ServiceUnavailable:
             return False
         self.store.mark_published(row["event_id"])
         return True
@@ -133,5 +130,6 @@ class Platform:
             await asyncio.to_thread(self.listener.stop)
         await asyncio.to_thread(self.champions.stop)
         await self.dagster.aclose()
+        await asyncio.to_thread(self.events.close)
         with contextlib.suppress(Exception):
             self.store.close()

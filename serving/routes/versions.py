@@ -6,14 +6,14 @@ import asyncio
 import logging
 from typing import Annotated
 
-import dagster as dg
 from fastapi import APIRouter, Path, Request
 
-from events.bus import BrokerUnavailable
-from resources.mlflow_registry import MlflowUnavailable
+from pipelines.keys import PipelineKeys
+from resources.mlflow_registry import PromotionRefused
+from resources.promotion import rollback_champion
+from resources.unavailable import ServiceUnavailable
 from serving.dagster_api import DagsterUnavailable
 from serving.deps import Admin, JsonBody, PlatformDep, Predictor, SpecDep, resolve_task
-from serving.platform import Platform
 from serving.problems import Problem, unavailable
 from serving.read_models import ModelVersions, RollbackRequest, RollbackResult
 
@@ -31,15 +31,14 @@ TaskPath = Annotated[str, Path(max_length=128, description="A task of the pipeli
 )
 async def versions(spec: SpecDep, platform: PlatformDep, caller: Predictor, task: TaskPath) -> ModelVersions:
     chosen = resolve_task(spec, task)
-    model = spec.registered_model_name(chosen)
+    keys = PipelineKeys(spec)
+    model = keys.model_name(chosen)
     champion, found = await asyncio.to_thread(platform.versions.versions, model)
     gates = sorted({g.name for v in found for g in v.gates})
     error = None
     if gates:
         try:
-            messages = await platform.dagster_api.check_messages(
-                [spec.name, f"{chosen.name}_evaluation"], gates
-            )
+            messages = await platform.dagster_api.check_messages(list(keys.evaluation(chosen)), gates)
         except DagsterUnavailable as exc:
             messages, error = {}, str(exc)
         for version in found:
@@ -57,43 +56,6 @@ async def versions(spec: SpecDep, platform: PlatformDep, caller: Predictor, task
     )
 
 
-def roll_back(platform: Platform, model: str, to_version: str | None) -> tuple[str, str]:
-    """(previous champion, new champion): `champion` moved back to the previous champion or `to_version`,
-    through the registry's promotion (which checks the version's artifacts first), tagged with where it
-    came from; as `mlops rollback` does."""
-    registry = platform.registry
-    current = registry.champion(model)
-    if current is None:
-        raise Problem(409, f"'{model}' has no champion to roll back")
-    previous = str(current.version)
-    client = registry.client()
-    if to_version is not None:
-        known = {str(v.version) for v in client.search_model_versions(f"name='{model}'")}
-        if to_version not in known:
-            raise Problem(
-                404, f"'{model}' has no version {to_version}; versions: {', '.join(sorted(known, key=int))}"
-            )
-        if to_version == previous:
-            raise Problem(409, f"version {to_version} is already the champion of '{model}'")
-        target = to_version
-    else:
-        promoted = [
-            v
-            for v in client.search_model_versions(f"name='{model}'")
-            if v.tags.get("promoted_at") and str(v.version) != previous
-        ]
-        if not promoted:
-            raise Problem(409, f"'{model}': no earlier champion than version {previous}; name a version")
-        target = str(max(promoted, key=lambda v: v.tags["promoted_at"]).version)
-    try:
-        registry.promote(model, target, tags={"rolled_back_from": previous})
-    except dg.Failure as exc:
-        if isinstance(exc, MlflowUnavailable):
-            raise
-        raise Problem(409, exc.description or str(exc)) from None
-    return previous, target
-
-
 @router.post(
     "/{pipeline}/models/{task}/rollback",
     summary="Move the champion back to the previous champion, or to a given version",
@@ -101,8 +63,10 @@ def roll_back(platform: Platform, model: str, to_version: str | None) -> tuple[s
     "alias moves, and `model.promoted` is announced so every API instance serves it at once.",
     dependencies=[JsonBody],
     responses={
-        404: {"description": "No such pipeline or version"},
-        409: {"description": "Nothing to roll back to, already the champion, or unusable artifacts"},
+        404: {"description": "No such pipeline"},
+        409: {
+            "description": "No such version, nothing to roll back to, already the champion, or unusable files"
+        },
         422: {"description": "No such task"},
         503: {"description": "The registry is unreachable"},
     },
@@ -116,26 +80,25 @@ async def rollback(
     request: Request,
 ) -> RollbackResult:
     chosen = resolve_task(spec, task)
-    model = spec.registered_model_name(chosen)
+    trace_id = request.scope["state"].get("trace_id")
     try:
-        previous, version = await asyncio.to_thread(roll_back, platform, model, body.to_version)
-    except MlflowUnavailable as exc:
-        raise unavailable(exc.description or str(exc), platform.serving.retry_after_seconds) from None
-    payload = {"pipeline": spec.name, "task": chosen.name, "model": model, "version": version}
-    try:
-        await asyncio.to_thread(
-            platform.events.publish, "model.promoted", payload, request.scope["state"].get("trace_id")
+        done = await asyncio.to_thread(
+            rollback_champion, platform.registry, platform.events, spec, chosen, body.to_version, trace_id
         )
-        announced = True
-    except BrokerUnavailable:
-        announced = False  # every instance still finds it at its next registry refresh
-    platform.champions.wake((spec.name, chosen.name))  # this instance at once, whatever the broker does
-    log.info("%s rolled %s back from version %s to %s", caller.name, model, previous, version)
+    except PromotionRefused as exc:
+        raise Problem(409, str(exc)) from None
+    except ServiceUnavailable as exc:
+        raise unavailable(str(exc), platform.serving.retry_after_seconds) from None
+    platform.champions.wake((spec.name, chosen.name))  # this instance at once, whatever the broker did
+    change = done.change
+    log.info(
+        "%s rolled %s back from version %s to %s", caller.name, change.model, change.previous, change.version
+    )
     return RollbackResult(
         pipeline=spec.name,
         task=chosen.name,
-        model=model,
-        previous_version=previous,
-        version=version,
-        announced=announced,
+        model=change.model,
+        previous_version=change.previous or "",
+        version=change.version,
+        announced=done.event is not None,
     )

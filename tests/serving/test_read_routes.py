@@ -16,7 +16,7 @@ from upath import UPath
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import load_specs
-from resources.lake import Lake
+from resources.lake_store import Lake
 from tests.serving.conftest import Api
 from tests.serving.test_api import problem
 
@@ -277,7 +277,7 @@ def test_rollback_needs_admin_moves_the_champion_back_and_announces_it(api: Api)
     finally:
         connection.close()
     assert denied.status_code == 403
-    assert missing.status_code == 404 and "no version 999" in problem(missing)["detail"]
+    assert missing.status_code == 409 and "no version 999" in problem(missing)["detail"]
     assert same.status_code == 409 and "already the champion" in problem(same)["detail"]
     assert done.status_code == 200, done.text
     body = done.json()
