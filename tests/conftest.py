@@ -110,3 +110,15 @@ def ridge_forecast() -> TrainedForecast:
     candidates = [c for c in task.candidates if c.algorithm == "ridge"]
     model, report = train_forecast_model(training_set, spec, task, candidates)
     return TrainedForecast(training_set, candidates, model, report)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium under Playwright, one for the session (the app's browser tests, in tests/ui and
+    on the services stack). Started before Streamlit's AppTest runs in this process: Playwright's sync API
+    refuses to start in a thread where an asyncio loop has been left running."""
+    from tests.ui.browser import CHROMIUM, chromium
+
+    require(CHROMIUM.exists(), f"Debian's chromium at {CHROMIUM} (`make browser` installs it)")
+    with chromium() as launched:
+        yield launched

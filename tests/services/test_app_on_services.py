@@ -16,12 +16,9 @@ from deploy.stack import BIN_DIR
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import load_specs
-from tests.conftest import require
 from tests.ui.browser import (
-    CHROMIUM,
     EXCEPTION,
     StreamlitServer,
-    chromium,
     open_rendered,
     screenshot,
     wait_rendered,
@@ -31,21 +28,19 @@ pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def app(services, trained, tmp_path_factory):
+def app(services, trained, browser, tmp_path_factory):
     assert trained.success, trained.failures
-    require(CHROMIUM.exists(), f"Debian's chromium at {CHROMIUM} (`make browser` installs it)")
     key = subprocess.run(
         [str(BIN_DIR / "mlops"), "api-key", "create", "app-admin", "--scopes", "admin", "--quiet"],
         env={**os.environ, **services.env}, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     api_url = f"http://127.0.0.1:{services.env['API_PORT']}"
     server = StreamlitServer(api_url, key, tmp_path_factory.mktemp("streamlit") / "app.log").start()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
-        with chromium() as browser:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            yield server, context.new_page()
-            context.close()
+        yield server, context.new_page()
     finally:
+        context.close()
         server.stop()
 
 
@@ -82,9 +77,7 @@ def test_an_admin_rolls_the_champion_back_and_the_app_shows_the_version_served(s
     client = MlflowClient(tracking_uri=store, registry_uri=store)
     name = "air_quality.forecast"
     current = client.get_model_version_by_alias(name, "champion")
-    newer = client.create_model_version(
-        name, source=client.get_model_version_download_uri(name, current.version), run_id=current.run_id
-    )
+    newer = client.create_model_version(name, source=current.source, run_id=current.run_id)
     for key, value in {
         "promoted_at": "2999-01-01T00:00:00+00:00",
         "previous_champion": str(current.version),

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
 from tests.serving.conftest import Api
-from tests.ui.browser import CHROMIUM, StreamlitServer, chromium
+from tests.ui.browser import StreamlitServer
 
 
 @pytest.fixture
@@ -30,13 +29,6 @@ def app_env(api: Api, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(scope="session")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(os.environ.get("MLOPS_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    require(CHROMIUM.exists(), f"Debian's chromium at {CHROMIUM} (`make browser` installs it)")
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="session")

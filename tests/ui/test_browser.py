@@ -49,3 +49,15 @@ def test_a_file_is_read_with_the_spec_before_it_is_sent(app_server, page, tmp_pa
     assert page.get_by_role("button", name="Send it").is_enabled()
     assert page.locator(EXCEPTION).count() == 0
     screenshot(page, screenshots / "upload-preview.png")
+
+
+def test_a_file_the_spec_cannot_read_is_refused_with_the_reason(app_server, page, tmp_path):
+    sample = tmp_path / "not-an-export.csv"
+    sample.write_bytes(b"a,b,c\n1,2,3\n")
+    open_rendered(page, app_server.url("upload"))
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(sample))
+    refusal = page.get_by_text("This file cannot be ingested")
+    refusal.wait_for(timeout=30_000)
+    assert "cannot read this file" in refusal.inner_text()
+    assert page.get_by_role("button", name="Send it").count() == 0
+    assert page.locator(EXCEPTION).count() == 0

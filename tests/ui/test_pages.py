@@ -28,6 +28,7 @@ def run(page: str | None = None) -> AppTest:
         app.switch_page(page)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
+    assert not [e for e in app.error if "failed unexpectedly" in e.value], [e.value for e in app.error]
     return app
 
 

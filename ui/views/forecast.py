@@ -126,7 +126,7 @@ for target in forecast_task.targets:
             f"{', '.join(t.strftime('%H:%M') for t in over['target_time'].head(6))}"
             + (" …" if len(over) > 6 else "")
         )
-    spec = data.chart(
+    drawn = data.chart(
         ("forecast", pipeline, station, target, versions_key),
         functools.partial(
             charts.forecast_chart,
@@ -138,7 +138,7 @@ for target in forecast_task.targets:
             threshold,
         ),
     )
-    st.vega_lite_chart(spec, width="stretch")
+    st.vega_lite_chart(drawn, width="stretch")
 
 table = mine.pivot_table(
     index=["target_time", "horizon"], columns="target", values=["prediction", "lower", "upper"]
