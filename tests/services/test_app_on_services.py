@@ -77,7 +77,9 @@ def test_an_admin_rolls_the_champion_back_and_the_app_shows_the_version_served(s
     client = MlflowClient(tracking_uri=store, registry_uri=store)
     name = "air_quality.forecast"
     current = client.get_model_version_by_alias(name, "champion")
-    newer = client.create_model_version(name, source=current.source, run_id=current.run_id)
+    newer = client.create_model_version(
+        name, source=current.source, run_id=current.run_id, model_id=current.model_id
+    )
     for key, value in {
         "promoted_at": "2999-01-01T00:00:00+00:00",
         "previous_champion": str(current.version),
