@@ -5,8 +5,8 @@ simulates `--days` days of that many stations and trains the models; the API and
 start on it (local profile, free ports); then Debian's chromium (Playwright) opens the app's pages.
 
 - cold: a freshly started `streamlit run` (nothing imported or cached yet) and its first visitor;
-- warm: another visitor (a new browser tab, a new session) of the same server afterwards, so Streamlit's
-  caches hold the answers keyed on the versions the API reports.
+- warm: the same browser opening the page again in a new tab (a new Streamlit session), so Streamlit's
+  caches hold the answers keyed on the versions the API reports and the browser has the app's scripts.
 
 "Rendered" is what a person waits for: Streamlit reports the script stopped (`data-test-script-state=
 notRunning`), no skeleton is left, and every chart has drawn. Baseline in the same run: a one-line
@@ -43,9 +43,8 @@ CHARTS_DRAWN = """() => [...document.querySelectorAll('.vega-embed')]
 BASELINE = 'import streamlit as st\n\nst.title("Baseline")\nst.write("one line of text")\n'
 
 
-def visit(browser, url: str) -> float:
+def visit(context, url: str) -> float:
     """Seconds from navigation to a fully rendered page, in a new tab (a new Streamlit session)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
         began = time.perf_counter()
@@ -54,7 +53,7 @@ def visit(browser, url: str) -> float:
         page.wait_for_function(CHARTS_DRAWN, timeout=120_000)
         return time.perf_counter() - began
     finally:
-        context.close()
+        page.close()
 
 
 def launch(api_url: str, key: str, log: Path, script: Path | None = None) -> StreamlitServer:
@@ -62,14 +61,18 @@ def launch(api_url: str, key: str, log: Path, script: Path | None = None) -> Str
 
 
 def measure(browser, start_server, url_of, repeat: int) -> tuple[list[float], list[float]]:
-    """(cold times, warm times): each round a fresh server, its first visit, then a second visit."""
+    """(cold times, warm times). Each round: a fresh server and a fresh browser profile (nothing cached
+    anywhere) for the cold visit; then the same browser opens the page in a new tab, as an analyst
+    coming back to it does (a new Streamlit session; the app's caches and the browser's are warm)."""
     cold, warm = [], []
     for _ in range(repeat):
         server = start_server()
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
         try:
-            cold.append(visit(browser, url_of(server)))
-            warm.append(visit(browser, url_of(server)))
+            cold.append(visit(context, url_of(server)))
+            warm.append(visit(context, url_of(server)))
         finally:
+            context.close()
             server.stop()
     return cold, warm
 
