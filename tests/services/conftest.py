@@ -16,6 +16,7 @@ import dagster as dg
 import pytest
 
 from definitions import build_definitions
+from deploy.nginx import throwaway_ports
 from deploy.stack import BIN_DIR, Stack, drop_databases, free_port_block, load_env, service_table
 from events.bus import delete_exchanges
 from resources.settings import get_settings
@@ -71,6 +72,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
         "API_PORT": str(free_port_block(1)),
+        **throwaway_ports(),
         "MLFLOW_WORKERS": "1",
         "DAGSTER_PG_HOST": PG[0],
         "DAGSTER_PG_PORT": str(PG[1]),
