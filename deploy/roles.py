@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.nginx import API_PREFIX, DAGSTER_PREFIX
-from deploy.stack import REPO_DIR, command_ok, ensure_database, http_ok, postgres_url
+from deploy.stack import BIN_DIR, REPO_DIR, command_ok, ensure_database, http_ok, postgres_url
 
 ROLE_FILE = Path("/tmp/mlops-role")
 WORKSPACE = REPO_DIR / "deploy" / "compose" / "dagster" / "workspace.yaml"
@@ -45,7 +45,7 @@ class Role:
 def _mlflow_command() -> list[str]:
     env = os.environ
     return [
-        "mlflow", "server",
+        str(BIN_DIR / "mlflow"), "server",
         "--backend-store-uri", postgres_url(env, env["MLFLOW_PG_DB"]),
         "--artifacts-destination", f"s3://{env['MLOPS_MLFLOW_BUCKET']}",
         "--host", "0.0.0.0", "--port", MLFLOW_PORT,
@@ -56,13 +56,13 @@ def _mlflow_command() -> list[str]:
 def _api_command() -> list[str]:
     os.environ.setdefault("MLOPS_API_DATABASE_URL", postgres_url(os.environ, os.environ["API_PG_DB"]))
     os.environ.setdefault("MLOPS_API_ROOT_PATH", API_PREFIX)
-    return ["mlops", "serve", "--host", "0.0.0.0", "--port", API_PORT]
+    return [str(BIN_DIR / "mlops"), "serve", "--host", "0.0.0.0", "--port", API_PORT]
 
 
 ROLES: dict[str, Role] = {
     "code-server": Role(
         lambda: [
-            "dagster",
+            str(BIN_DIR / "dagster"),
             "code-server",
             "start",
             "-h",
@@ -73,12 +73,14 @@ ROLES: dict[str, Role] = {
             "definitions",
             "-d",
             str(REPO_DIR),
-        ],  # fmt: skip
-        lambda: command_ok(["dagster", "api", "grpc-health-check", "-p", CODE_SERVER_PORT], os.environ),
+        ],
+        lambda: command_ok(
+            [str(BIN_DIR / "dagster"), "api", "grpc-health-check", "-p", CODE_SERVER_PORT], os.environ
+        ),
     ),
     "webserver": Role(
         lambda: [
-            "dagster-webserver",
+            str(BIN_DIR / "dagster-webserver"),
             "-h",
             "0.0.0.0",
             "-p",
@@ -87,17 +89,17 @@ ROLES: dict[str, Role] = {
             str(WORKSPACE),
             "--path-prefix",
             DAGSTER_PREFIX,
-        ],  # fmt: skip
+        ],
         lambda: http_ok(f"http://127.0.0.1:{WEBSERVER_PORT}{DAGSTER_PREFIX}/server_info"),
     ),
     "daemon": Role(
-        lambda: ["dagster-daemon", "run", "-w", str(WORKSPACE)],
-        lambda: command_ok(["dagster-daemon", "liveness-check"], os.environ),
+        lambda: [str(BIN_DIR / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
+        lambda: command_ok([str(BIN_DIR / "dagster-daemon"), "liveness-check"], os.environ),
     ),
     "api": Role(_api_command, lambda: http_ok(f"http://127.0.0.1:{API_PORT}/healthz")),
     "app": Role(
         lambda: [
-            "streamlit",
+            str(BIN_DIR / "streamlit"),
             "run",
             str(REPO_DIR / "ui" / "app.py"),
             "--server.address",
@@ -110,7 +112,7 @@ ROLES: dict[str, Role] = {
             "true",
             "--browser.gatherUsageStats",
             "false",
-        ],  # fmt: skip
+        ],
         lambda: http_ok(f"http://127.0.0.1:{APP_PORT}/{APP_PREFIX}/_stcore/health"),
     ),
     "mlflow": Role(_mlflow_command, lambda: http_ok(f"http://127.0.0.1:{MLFLOW_PORT}/health")),
@@ -124,8 +126,8 @@ def migrate() -> int:
         ensure_database(env, database)
         print(f"database {database}: ready", flush=True)
     for step in (
-        ["dagster", "instance", "migrate"],
-        ["mlflow", "db", "upgrade", postgres_url(env, env["MLFLOW_PG_DB"])],
+        [str(BIN_DIR / "dagster"), "instance", "migrate"],
+        [str(BIN_DIR / "mlflow"), "db", "upgrade", postgres_url(env, env["MLFLOW_PG_DB"])],
     ):
         print(f"$ {' '.join(step[:3])}", flush=True)
         if subprocess.run(step, check=False).returncode != 0:
