@@ -91,8 +91,9 @@ def _report(result, label: str, started: float) -> bool:
 
 def materialize(args: argparse.Namespace) -> int:
     """Materialize every asset of the chosen pipelines: the date range and everything downstream, one run each."""
-    from assets.factory import refresh_job_name
     from definitions import build_definitions
+    from events.tags import partition_range_tags
+    from pipelines.keys import PipelineKeys
     from pipelines.spec import SPECS_DIR, load_specs
     from resources.settings import get_settings
 
@@ -113,16 +114,13 @@ def materialize(args: argparse.Namespace) -> int:
             flush=True,
         )
         began = time.perf_counter()
-        job = defs.resolve_job_def(refresh_job_name(specs[name])).with_logger_defs(
+        job = defs.resolve_job_def(PipelineKeys(specs[name]).refresh_job).with_logger_defs(
             {"progress": _progress_logger()}
         )
         result = job.execute_in_process(
             instance=instance,
             run_config=LOG_CONFIG,
-            tags={
-                "dagster/asset_partition_range_start": start.isoformat(),
-                "dagster/asset_partition_range_end": end.isoformat(),
-            },
+            tags=partition_range_tags(start.isoformat(), end.isoformat()),
             raise_on_error=False,
         )
         ok &= _report(result, name, began)
@@ -130,32 +128,33 @@ def materialize(args: argparse.Namespace) -> int:
 
 
 def rollback(args: argparse.Namespace) -> int:
-    """Point `champion` back at the previous champion (or at --to-version)."""
-    from resources.definitions import build_resources
+    """Point `champion` back at the previous champion (or at --to-version) and announce model.promoted."""
+    from pipelines.spec import SPECS_DIR, load_specs
+    from resources.clients import clients_from_settings
+    from resources.mlflow_registry import PromotionRefused
+    from resources.promotion import rollback_champion
     from resources.settings import get_settings
+    from resources.unavailable import ServiceUnavailable
 
-    registry = build_resources(get_settings())["mlflow_registry"]
-    client = registry.client()
-    name = f"{args.pipeline}.{args.task}"
-    current = registry.champion(name)
-    if current is None:
-        print(f"{name} has no champion to roll back", file=sys.stderr)
+    settings = get_settings()
+    try:
+        spec = load_specs(settings.specs_dir or SPECS_DIR)[args.pipeline]
+        task = spec.task(args.task)
+    except KeyError as exc:
+        print(f"unknown pipeline or task: {exc}", file=sys.stderr)
+        return 2
+    clients = clients_from_settings(settings, source="mlops-cli")
+    try:
+        done = rollback_champion(clients.registry, clients.events, spec, task, args.to_version)
+    except (PromotionRefused, ServiceUnavailable) as exc:
+        print(f"not rolled back: {exc}", file=sys.stderr)
         return 1
-    if args.to_version:
-        target = str(client.get_model_version(name, args.to_version).version)
-    else:
-        promoted = [
-            v
-            for v in client.search_model_versions(f"name='{name}'")
-            if v.tags.get("promoted_at") and str(v.version) != str(current.version)
-        ]
-        if not promoted:
-            print(f"{name}: no earlier champion than version {str(current.version)}", file=sys.stderr)
-            return 1
-        target = str(max(promoted, key=lambda v: v.tags["promoted_at"]).version)
-    client.set_registered_model_alias(name, "champion", target)
-    client.set_model_version_tag(name, target, "rolled_back_from", str(current.version))
-    print(f"{name}: champion moved from version {str(current.version)} to {target}")
+    finally:
+        clients.events.close()
+    change = done.change
+    print(f"{change.model}: champion moved from version {change.previous} to {change.version}")
+    if done.announce_error:
+        print(f"model.promoted not announced ({done.announce_error}); APIs swap at their next refresh")
     return 0
 
 
@@ -166,7 +165,7 @@ def land_sample(args: argparse.Namespace) -> int:
     from pipelines.parsing import format_source_file
     from pipelines.simulator import simulate_readings
     from pipelines.spec import SPECS_DIR, FilesSource, load_specs
-    from resources.definitions import build_resources
+    from resources.clients import clients_from_settings
     from resources.settings import get_settings
 
     settings = get_settings()
@@ -186,7 +185,7 @@ def land_sample(args: argparse.Namespace) -> int:
         pd.Timestamp(end) + pd.Timedelta(days=1),
         args.seed,
     )
-    landing = build_resources(settings)["landing"].process_config_and_initialize()  # resolves EnvVar keys
+    landing = clients_from_settings(settings).landing
     landing.ensure_exists()
     target = landing.path(spec.source.prefix or spec.name, f"sample_{start}_{end}.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -201,9 +200,10 @@ def publish(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from events.bus import BrokerUnavailable, EventPublisher
+    from events.bus import EventPublisher
     from events.envelope import make_event
     from resources.settings import get_settings
+    from resources.unavailable import ServiceUnavailable
 
     try:
         payload = json.loads(args.payload)
@@ -220,7 +220,7 @@ def publish(args: argparse.Namespace) -> int:
     publisher = EventPublisher(settings.rabbitmq_url, settings.events_exchange)
     try:
         publisher.publish(envelope)
-    except BrokerUnavailable as exc:
+    except ServiceUnavailable as exc:
         print(f"not published: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -454,10 +454,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import logging
-
-    # The pyfunc models are pickled on purpose (see pipelines/models.py); its warning would drown the progress.
-    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -40,6 +40,8 @@ from deploy.stack import (  # noqa: E402
     service_table,
 )
 from events.bus import delete_exchanges  # noqa: E402
+from pipelines.keys import PipelineKeys, op_name  # noqa: E402
+from pipelines.spec import load_specs  # noqa: E402
 
 START = dt.date(2024, 1, 1)
 
@@ -184,7 +186,8 @@ def main() -> int:
     for step in sorted(local_steps, key=lambda k: -services_steps.get(k, 0)):
         there = services_steps.get(step, float("nan"))
         print(f"{step:<36}{local_steps[step]:>10.1f}{there:>14.1f}{there / local_steps[step]:>7.1f}×")
-    training = [k for k in local_steps if k.endswith("_model")]
+    spec = load_specs()["air_quality"]
+    training = {op_name(PipelineKeys(spec).model(task)) for task in spec.tasks}
     rest_local = sum(v for k, v in local_steps.items() if k not in training)
     rest_services = sum(v for k, v in services_steps.items() if k not in training)
     print(

@@ -34,14 +34,16 @@ from collections import Counter
 
 import dagster as dg
 
-from events.bus import BrokerUnavailable
 from events.envelope import InvalidEvent, parse_event
 from events.minio import OBJECT_CREATED, landed_event
 from events.queue import Delivery, EventQueue
+from events.tags import EVENT_ID_TAG
+from pipelines.keys import EVENT_RUNS_SENSOR
 from pipelines.spec import PipelineSpec
 from resources.events import EventBus, RabbitEventBus
 from resources.object_store import ObjectStore
-from sensors.event_requests import EVENT_ID_TAG, landing_folders, run_request_for
+from resources.unavailable import ServiceUnavailable
+from sensors.event_requests import landing_folders, run_request_for
 
 # OBJECT_CREATED: MinIO's notifications of files dropped into the landing bucket (events/minio.py)
 ROUTING_KEYS = ["dataset.landed", "training.requested", OBJECT_CREATED]
@@ -67,14 +69,18 @@ def build_event_runs_sensor(
     """The sensor for these pipelines; `jobs` are their refresh and train jobs (the runs it may request)."""
 
     @dg.sensor(
-        name="event_runs",
+        name=EVENT_RUNS_SENSOR,
         jobs=jobs,
         minimum_interval_seconds=MIN_INTERVAL_SECONDS,
         default_status=default_status,
         description=f"Consumes {', '.join(ROUTING_KEYS)} from RabbitMQ: one run per message (run key = "
         "message id), acknowledged once the run exists; invalid messages are dead-lettered with the reason.",
     )
-    def event_runs(context: dg.SensorEvaluationContext, events: EventBus, landing: ObjectStore):
+    def event_runs(
+        context: dg.SensorEvaluationContext,
+        events: dg.ResourceParam[EventBus],
+        landing: dg.ResourceParam[ObjectStore],
+    ):
         if not isinstance(events, RabbitEventBus):
             return dg.SkipReason(
                 "no broker configured: events go to a file in this profile (set MLOPS_EVENTS_BACKEND=rabbitmq "
@@ -103,7 +109,7 @@ def build_event_runs_sensor(
                                 run_requests,
                             )
                         ] += 1  # fmt: skip
-        except BrokerUnavailable as exc:
+        except ServiceUnavailable as exc:
             if not run_requests:
                 return dg.SkipReason(f"broker unavailable, will retry: {exc}")
             # The requests already built are valid; their messages went back to the queue with the connection.
@@ -168,9 +174,9 @@ def _handle(
         context.log.warning(f"dead-lettering message {delivery.message_id}: {exc.reason}")
         consumer.dead_letter(delivery, exc.reason)
         return "dead-lettered"
-    except BrokerUnavailable:
-        raise
     except Exception as exc:  # noqa: BLE001 - e.g. the landing store is down: not the message's fault
+        if isinstance(exc, ServiceUnavailable) and exc.service == "rabbitmq":
+            raise  # the tick ends; unacknowledged messages return to the queue
         context.log.error(f"message {delivery.message_id} left on the queue: {type(exc).__name__}: {exc}")
         return f"left on the queue after {type(exc).__name__}"
     tries = requested_before.get(envelope.id, 0) + 1

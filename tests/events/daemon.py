@@ -17,7 +17,8 @@ import dagster as dg
 import yaml
 
 from deploy.stack import drop_databases, ensure_database, load_env, stop_groups
-from events.bus import BrokerUnavailable, connect
+from events.bus import connect
+from resources.unavailable import ServiceUnavailable
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
@@ -94,7 +95,7 @@ class DaemonProcess:
                 finally:
                     if connection.is_open:
                         connection.close()
-            except BrokerUnavailable:
+            except ServiceUnavailable:
                 pass
             time.sleep(1.0)
         raise TimeoutError(f"the event sensor never declared {queue}: {self.tail()}")

@@ -20,6 +20,9 @@ from definitions import build_definitions
 from deploy.nginx import throwaway_ports
 from deploy.stack import BIN_DIR, Stack, drop_databases, free_port_block, load_env, service_table
 from events.bus import delete_exchanges
+from events.tags import partition_range_tags
+from pipelines.keys import PipelineKeys
+from pipelines.spec import load_specs
 from resources.settings import get_settings
 from tests.conftest import port_open, require
 
@@ -104,10 +107,6 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             delete_exchanges(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
 
 
-def partition_range(start: str, end: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
-
-
 def step_errors(result: dg.ExecuteInProcessResult, event_type: str) -> list[str]:
     """The full error text (with causes) of every event of one type, e.g. STEP_UP_FOR_RETRY."""
     return [
@@ -126,11 +125,11 @@ def trained(services) -> SimpleNamespace:
     with services.instance() as instance:
         result = (
             build_definitions()
-            .resolve_job_def("air_quality_refresh")
+            .resolve_job_def(PipelineKeys(load_specs()["air_quality"]).refresh_job)
             .execute_in_process(
                 instance=instance,
                 run_config=QUIET,
-                tags=partition_range("2024-01-01", "2024-02-29"),
+                tags=partition_range_tags("2024-01-01", "2024-02-29"),
                 raise_on_error=False,
             )
         )

@@ -15,12 +15,12 @@ from definitions import build_definitions
 from events.bus import connect, delete_exchanges
 from events.minio import OBJECT_CREATED
 from events.queue import REASON_HEADER, dead_letter_queue
+from events.tags import EVENT_ID_TAG
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import load_specs
 from resources.definitions import build_resources
 from resources.settings import get_settings
-from sensors.event_requests import EVENT_ID_TAG
 from sensors.event_runs import consumer_queue
 from tests.events.test_minio import notification
 

@@ -21,8 +21,9 @@ from upath import UPath
 from deploy.stack import BIN_DIR, Stack, free_port_block, load_env, service_table
 from events.bus import delete_exchanges
 from pipelines.features import forecast_inputs, model_feature_columns
+from pipelines.keys import PipelineKeys
 from pipelines.spec import load_specs
-from resources.lake import Lake
+from resources.lake_store import Lake
 from tests.conftest import port_open, require
 
 BROKER_URL = os.environ.get("MLOPS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -49,12 +50,12 @@ class Api:
         """Model inputs of the forecast task built from the lake's features (the next hours per station)."""
         spec = load_specs()["air_quality"]
         task = spec.task("forecast")
-        features = Lake(UPath(self.data_dir / "lake")).read(["air_quality", "features"])
+        features = self.features_frame()
         inputs = forecast_inputs(features, spec, task)[model_feature_columns(spec, task)]
         return json.loads((inputs if n is None else inputs.head(n)).to_json(orient="records"))
 
     def features_frame(self) -> pd.DataFrame:
-        return Lake(UPath(self.data_dir / "lake")).read(["air_quality", "features"])
+        return Lake(UPath(self.data_dir / "lake")).read(PipelineKeys(load_specs()["air_quality"]).features)
 
 
 def mlops(env: dict[str, str], *args: str) -> str:
