@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from deploy.nginx import throwaway_ports  # noqa: E402
 from deploy.stack import (  # noqa: E402
     BIN_DIR,
     LOCAL_DAGSTER_YAML,
@@ -134,7 +135,7 @@ def main() -> int:
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
         "API_PORT": str(free_port_block(1)),
-        "APP_PORT": str(free_port_block(1)),
+        **throwaway_ports(),
         "DAGSTER_PG_DB": f"mlops_bench_dagster_{suffix}",
         "MLFLOW_PG_DB": f"mlops_bench_mlflow_{suffix}",
         "API_PG_DB": f"mlops_bench_api_{suffix}",

@@ -1,7 +1,8 @@
 """The platform's topology as local processes: start, health-check, log, stop (`mlops stack ...`).
 
 `services` is the production shape without Docker: an S3 server, the MLflow tracking server on PostgreSQL
-and S3, dagster-webserver and dagster-daemon on PostgreSQL, against the machine's PostgreSQL and RabbitMQ.
+and S3, dagster-webserver and dagster-daemon on PostgreSQL, the API, and nginx in front of them (the same
+configuration as in Compose, deploy/nginx.py), against the machine's PostgreSQL and RabbitMQ.
 `local` is the embedded profile: the same Dagster processes on SQLite and `mlflow ui` on the local store.
 Each service is one `Service` entry in `service_table`; ports and credentials come from `deploy/stack.env`.
 """
@@ -343,7 +344,10 @@ def mlflow_ui(env: Mapping[str, str], backend_store_uri: str) -> Service:
     )
 
 
-def dagster_services(env: Mapping[str, str], home: Path, prepare: Callable[[], None]) -> list[Service]:
+def dagster_services(
+    env: Mapping[str, str], home: Path, prepare: Callable[[], None], path_prefix: str = ""
+) -> list[Service]:
+    """The webserver (under `path_prefix`, e.g. /dagster behind nginx) and the daemon on one instance."""
     host, port = env["STACK_HOST"], env["DAGSTER_PORT"]
     dagster_env = {"DAGSTER_HOME": str(home), "MLOPS_DATA_DIR": str(data_dir(env))}
 
@@ -373,10 +377,11 @@ def dagster_services(env: Mapping[str, str], home: Path, prepare: Callable[[], N
                 host,
                 "-p",
                 port,
+                *(["--path-prefix", path_prefix] if path_prefix else []),
             ],
             env=dagster_env,
-            healthy=lambda: http_ok(f"http://{host}:{port}/server_info"),
-            url=f"http://{host}:{port}",
+            healthy=lambda: http_ok(f"http://{host}:{port}{path_prefix}/server_info"),
+            url=f"http://{host}:{port}{path_prefix}",
             prepare=prepare_instance,
             start_timeout=180.0,
         ),
@@ -398,9 +403,12 @@ def api_service(
     needs: tuple[str, ...] = (),
     database_url: str | None = None,
     prepare: Callable[[], None] | None = None,
+    dagster_path_prefix: str = "",
+    root_path: str = "",
 ) -> Service:
     """The prediction API (`mlops serve`); it keeps serving its last good models if MLflow goes away.
-    Its predictions, feedback and tasks go to `database_url` (SQLite under the data dir if None)."""
+    Its predictions, feedback and tasks go to `database_url` (SQLite under the data dir if None);
+    `root_path` is its public prefix behind nginx."""
     host, port = env["STACK_HOST"], env["API_PORT"]
     return Service(
         name="api",
@@ -409,8 +417,9 @@ def api_service(
         command=[str(BIN_DIR / "mlops"), "serve", "--host", host, "--port", port],
         env={
             "MLOPS_DATA_DIR": str(data_dir(env)),
-            "MLOPS_API_DAGSTER_URL": f"http://{host}:{env['DAGSTER_PORT']}",
+            "MLOPS_API_DAGSTER_URL": f"http://{host}:{env['DAGSTER_PORT']}{dagster_path_prefix}",
             **({"MLOPS_API_DATABASE_URL": database_url} if database_url else {}),
+            **({"MLOPS_API_ROOT_PATH": root_path} if root_path else {}),
         },
         healthy=lambda: http_ok(f"http://{host}:{port}/healthz"),
         url=f"http://{host}:{port}/docs",
@@ -418,11 +427,11 @@ def api_service(
     )
 
 
-def app_service(env: Mapping[str, str], key_file: Path | None = None) -> Service:
+def app_service(env: Mapping[str, str], key_file: Path | None = None, base_path: str = "") -> Service:
     """The analyst app (`streamlit run ui/app.py`) on the API; its key from MLOPS_UI_API_KEY in the
-    environment, or `key_file` (the local dev key), or pasted in its sidebar. `APP_BASE_PATH` serves it
-    under a path (behind a proxy)."""
-    host, port, base = env["STACK_HOST"], env["APP_PORT"], env.get("APP_BASE_PATH", "").strip("/")
+    environment, or `key_file` (the local dev key), or pasted in its sidebar. `base_path` serves it under
+    a path (behind nginx: `app`)."""
+    host, port, base = env["STACK_HOST"], env["APP_PORT"], base_path.strip("/")
     return Service(
         name="app",
         needs=("api",),
@@ -486,17 +495,22 @@ def service_table(profile: Profile, env: Mapping[str, str], state: Path) -> list
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SERVICES_DAGSTER_YAML, home / "dagster.yaml")
 
+    from deploy.nginx import API_PREFIX, DAGSTER_PREFIX, nginx_service
+
     return [
         s3_server(env, state),
         mlflow_server(env),
-        *dagster_services(env, home, prepare_dagster),
+        *dagster_services(env, home, prepare_dagster, path_prefix=DAGSTER_PREFIX),
         api_service(
             env,
             needs=("mlflow",),
             database_url=postgres_url(env, env["API_PG_DB"]),
             prepare=lambda: ensure_database(env, env["API_PG_DB"]),
+            dagster_path_prefix=DAGSTER_PREFIX,
+            root_path=API_PREFIX,
         ),
-        app_service(env),
+        app_service(env, base_path="app"),  # nginx routes /app/ to it
+        nginx_service(env, state),
     ]
 
 

@@ -46,6 +46,15 @@ def run_request_for(
     raise InvalidEvent(f"{envelope.type} events do not start runs")
 
 
+def landing_folders(specs: dict[str, PipelineSpec]) -> dict[str, str]:
+    """Landing folder → pipeline, for the pipelines that read landing files."""
+    return {
+        spec.source.prefix or spec.name: name
+        for name, spec in specs.items()
+        if isinstance(spec.source, FilesSource)
+    }
+
+
 def landing_file_name(spec: PipelineSpec, uri: str, landing: ObjectStore) -> str:
     """The file's name inside the pipeline's landing folder; the URI must point into that folder."""
     assert isinstance(spec.source, FilesSource)

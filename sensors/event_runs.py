@@ -1,5 +1,8 @@
 """event_runs: the sensor that turns `dataset.landed` and `training.requested` messages into Dagster runs.
 
+Files dropped into the landing bucket arrive as MinIO bucket notifications (routing key `s3.object-created`)
+and are translated into `dataset.landed` first (events/minio.py).
+
 Delivery is at least once, effects exactly once. Each tick opens one connection to a durable queue bound
 to the platform exchange and takes at most MAX_MESSAGES_PER_TICK messages, unacknowledged:
 
@@ -32,6 +35,7 @@ from collections import Counter
 import dagster as dg
 
 from events.envelope import InvalidEvent, parse_event
+from events.minio import OBJECT_CREATED, landed_event
 from events.queue import Delivery, EventQueue
 from events.tags import EVENT_ID_TAG
 from pipelines.keys import EVENT_RUNS_SENSOR
@@ -39,9 +43,10 @@ from pipelines.spec import PipelineSpec
 from resources.events import EventBus, RabbitEventBus
 from resources.object_store import ObjectStore
 from resources.unavailable import ServiceUnavailable
-from sensors.event_requests import run_request_for
+from sensors.event_requests import landing_folders, run_request_for
 
-ROUTING_KEYS = ["dataset.landed", "training.requested"]
+# OBJECT_CREATED: MinIO's notifications of files dropped into the landing bucket (events/minio.py)
+ROUTING_KEYS = ["dataset.landed", "training.requested", OBJECT_CREATED]
 MAX_MESSAGES_PER_TICK = 20
 MIN_INTERVAL_SECONDS = 1
 MAX_REQUESTS_PER_MESSAGE = 20
@@ -125,6 +130,18 @@ def build_event_runs_sensor(
     return event_runs
 
 
+def for_executor(context: dg.SensorEvaluationContext, request: dg.RunRequest) -> dg.RunRequest:
+    """Without its `execution` config when the job's executor is not Dagster's default (the Kubernetes
+    code location runs every step as a pod with the k8s_job_executor, whose config has no `in_process`)."""
+    repository = context.repository_def
+    if repository is None or "execution" not in (request.run_config or {}):
+        return request
+    if repository.get_job(request.job_name).executor_def is dg.multi_or_in_process_executor:
+        return request
+    run_config = {k: v for k, v in request.run_config.items() if k != "execution"}
+    return request.with_replaced_attrs(run_config=run_config)
+
+
 def _handle(
     context: dg.SensorEvaluationContext,
     consumer: EventQueue,
@@ -136,8 +153,14 @@ def _handle(
     run_requests: list[dg.RunRequest],
 ) -> str:
     try:
-        envelope = parse_event(delivery.body)
-        if envelope.type != delivery.routing_key:
+        if delivery.routing_key == OBJECT_CREATED:
+            envelope = landed_event(delivery.body, landing_folders(specs), landing.access_key_id)
+            if envelope is None:
+                consumer.ack(delivery)
+                return "ignored (the platform's own write)"
+        else:
+            envelope = parse_event(delivery.body)
+        if envelope.type != delivery.routing_key and delivery.routing_key != OBJECT_CREATED:
             raise InvalidEvent(
                 f"event type {envelope.type!r} was published with routing key {delivery.routing_key!r}"
             )
@@ -146,7 +169,7 @@ def _handle(
             return "acknowledged"
         if envelope.id in requested:
             return "duplicate(s) left for the next tick"  # acknowledged once the first copy's run exists
-        run_request = run_request_for(envelope, specs, landing)
+        run_request = for_executor(context, run_request_for(envelope, specs, landing))
     except InvalidEvent as exc:
         context.log.warning(f"dead-lettering message {delivery.message_id}: {exc.reason}")
         consumer.dead_letter(delivery, exc.reason)

