@@ -232,7 +232,7 @@ def publish(args: argparse.Namespace) -> int:
 def _first_api_key(profile: str, env: dict[str, str]) -> None:
     """Locally, a first start gets a `dev` key (all scopes) kept in a file beside the keys, so the API is
     usable at once; with services, keys are created deliberately (`mlops api-key create`)."""
-    from deploy.stack import data_dir
+    from deploy.env import data_dir
     from serving.auth import add_key, read_keys
 
     keys_file = Path(env.get("MLOPS_API_KEYS_FILE") or data_dir(env) / "api" / "keys.yaml")
@@ -249,19 +249,13 @@ def _first_api_key(profile: str, env: dict[str, str]) -> None:
 
 
 def stack(args: argparse.Namespace) -> int:
-    """Start, stop or inspect the platform's processes (deploy/stack.py); `up` blocks until Ctrl-C."""
+    """Start, stop or inspect the platform's processes (deploy/); `up` blocks until Ctrl-C."""
     import shlex
     import signal
 
-    from deploy.stack import (
-        Stack,
-        StackError,
-        dagster_home,
-        load_env,
-        running_pids,
-        state_dir_for,
-        stop_recorded,
-    )
+    from deploy.env import StackError, load_env
+    from deploy.services import dagster_home, stack_for_profile, state_dir_for
+    from deploy.supervisor import running_pids, stop_recorded
 
     env = {**load_env(args.env_file), "MLOPS_PROFILE": args.profile}
     state = state_dir_for(args.profile, env)
@@ -282,7 +276,7 @@ def stack(args: argparse.Namespace) -> int:
 
     _first_api_key(args.profile, env)
     began = time.perf_counter()
-    stack_ = Stack.for_profile(args.profile, env)
+    stack_ = stack_for_profile(args.profile, env)
     print(f"starting the {args.profile} stack; logs in {stack_.logs}", flush=True)
     try:
         stack_.start()

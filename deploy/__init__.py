@@ -1,1 +1,2 @@
-"""Deployment: the process stack (`stack.py`), its env file and the services-profile Dagster instance."""
+"""Deployment: the process stack (`env.py` settings, `services.py` the service table, `supervisor.py` the
+processes, `postgres.py` databases), its env file and the services-profile Dagster instance."""

@@ -1,7 +1,7 @@
 """A real `dagster-daemon` on a temporary instance, for end-to-end tests and the latency benchmark.
 
 Started as the leader of its own process group, so stopping it by its PID also stops the code server and
-run workers it spawned (via `deploy.stack.stop_groups`), and nothing else."""
+run workers it spawned (via `deploy.supervisor.stop_groups`), and nothing else."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from unittest import mock
 import dagster as dg
 import yaml
 
-from deploy.stack import drop_databases, ensure_database, load_env, stop_groups
+from deploy.env import load_env
+from deploy.postgres import ensure_database
+from deploy.supervisor import stop_groups
 from events.bus import BrokerUnavailable, connect
+from tests.throwaway import drop_databases
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"

@@ -1,6 +1,6 @@
 """The services profile for real: an S3 server, the MLflow tracking server (PostgreSQL + S3), and
 dagster-webserver + dagster-daemon on PostgreSQL, started once for this package through the same
-supervisor as `mlops stack up` (deploy/stack.py), on free ports, fresh databases, buckets and exchange.
+supervisor as `mlops stack up` (deploy/), on free ports, fresh databases, buckets and exchange.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import dagster as dg
 import pytest
 
 from definitions import build_definitions
-from deploy.stack import BIN_DIR, Stack, drop_databases, free_port_block, load_env, service_table
-from events.bus import delete_exchanges
+from deploy.env import BIN_DIR, load_env
+from deploy.services import service_table
+from deploy.supervisor import Stack
 from resources.settings import get_settings
 from tests.conftest import port_open, require
+from tests.throwaway import delete_throwaway_exchange, drop_databases, free_port_block, throwaway_exchange
 
 PG = ("127.0.0.1", 5432)
 RABBIT = ("127.0.0.1", 5672)
@@ -80,7 +82,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "MLOPS_LAKE_BUCKET": f"lake-{suffix}",
         "MLOPS_LANDING_BUCKET": f"landing-{suffix}",
         "MLOPS_MLFLOW_BUCKET": f"mlflow-{suffix}",
-        "MLOPS_EVENTS_EXCHANGE": f"mlops.test.{suffix}",
+        "MLOPS_EVENTS_EXCHANGE": throwaway_exchange(),
         "MLOPS_DATA_DIR": str(root / "data"),
         "MLOPS_API_REFRESH_SECONDS": "5",  # the API notices an MLflow outage within seconds
     }
@@ -95,7 +97,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         stack.stop(report=lambda line: None)
         drop_databases(env, (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]))
         with contextlib.suppress(Exception):
-            delete_exchanges(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
+            delete_throwaway_exchange(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
 
 
 def partition_range(start: str, end: str) -> dict[str, str]:

@@ -12,8 +12,10 @@ import dagster as dg
 import pytest
 
 from deploy.dagster_storage import PooledPostgresStorage
-from deploy.stack import drop_databases, ensure_database, load_env, postgres_admin
+from deploy.env import load_env
+from deploy.postgres import ensure_database, postgres_admin
 from tests.conftest import port_open, require
+from tests.throwaway import drop_databases
 
 pytestmark = pytest.mark.services
 
