@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from dagster_internals.io_manager import FolderUPathIOManager, add_partition_metadata
 from resources.object_store import ObjectStore
 
 LATEST = "_latest"
@@ -145,7 +146,7 @@ class Lake:
         return sorted(p.stem for p in folder.iterdir() if p.name != LATEST) if folder.exists() else []
 
 
-class _LakeIOManager(dg.UPathIOManager):
+class _LakeIOManager(FolderUPathIOManager):
     extension = ""  # each output is a folder of versions, not one file
 
     def __init__(self, lake: Lake, store: ObjectStore) -> None:
@@ -190,14 +191,14 @@ class _LakeIOManager(dg.UPathIOManager):
         # Each day's materialization gets that day's rows, object and hash, as a one-day run records them.
         # Output metadata would stamp the range's figures on every day (and cost a copy per day).
         for partition, (path, version) in zip(partitions, written, strict=True):
-            context.step_context.add_asset_metadata(
+            add_partition_metadata(
+                context,
+                partition,
                 {
                     "lake_uri": dg.MetadataValue.path(str(path)),
                     "content_hash": version,
                     "dagster/row_count": len(rows.get(partition, ())),
                 },
-                asset_key=context.asset_key,
-                partition_key=partition,
             )
 
     def load_partitions(self, context: dg.InputContext) -> Any:
@@ -234,8 +235,8 @@ class _LakeIOManager(dg.UPathIOManager):
     def get_asset_relative_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
         return UPath(*context.asset_key.path)
 
-    def _get_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
-        return self._base_path.joinpath(*context.asset_key.path, UNPARTITIONED)
+    def unpartitioned_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
+        return self.lake.root.joinpath(*context.asset_key.path, UNPARTITIONED)
 
     def has_output(self, context: dg.OutputContext) -> bool:
         return True
