@@ -49,12 +49,12 @@ def child_platform(stations: int, days: int) -> dict:
         MLOPS_PROFILE="local", MLOPS_DATA_DIR=str(work / "data"), MLOPS_SPECS_DIR=str(work / "specs")
     )
     os.environ.pop("DAGSTER_HOME", None)
-    import mlops_cli
+    from cli.main import main as mlops
     from resources.definitions import build_resources
     from resources.settings import get_settings
 
     end = START + dt.timedelta(days=days - 1)
-    code = mlops_cli.main(["materialize", "--start", START.isoformat(), "--end", end.isoformat()])
+    code = mlops(["materialize", "--start", START.isoformat(), "--end", end.isoformat()])
     done_at = time.time()
     registry = build_resources(get_settings())["mlflow_registry"]
     champion = registry.champion("air_quality.forecast")

@@ -83,3 +83,7 @@ def prepare_local_dagster_home(env: Mapping[str, str] | None = None) -> Path:
     if not config.exists() or stale:
         shutil.copyfile(LOCAL_DAGSTER_YAML, config)
     return home
+
+
+if __name__ == "__main__":  # `python -m deploy.env`: the prepared local Dagster home, for the Makefile
+    print(prepare_local_dagster_home())

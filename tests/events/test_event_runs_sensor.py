@@ -10,8 +10,8 @@ import time
 import dagster as dg
 import pytest
 
-import mlops_cli
 from assets.models import TRACE_TAG
+from cli.main import main as mlops
 from events.bus import EventPublisher
 from events.envelope import make_event
 from resources.events import RabbitEventBus
@@ -27,7 +27,7 @@ LANDING = "air_quality_landing"
 
 def land_file(platform: Platform, start: str, end: str) -> str:
     """A simulated field-device export in the landing area; returns its URI."""
-    assert mlops_cli.main(["land-sample", LANDING, "--start", start, "--end", end]) == 0
+    assert mlops(["land-sample", LANDING, "--start", start, "--end", end]) == 0
     name = f"sample_{start}_{end}.csv"
     return f"{platform.resources['landing'].root()}/{LANDING}/{name}"
 
@@ -274,9 +274,9 @@ def test_message_whose_run_never_appears_is_dead_lettered_after_bounded_requests
 
 def test_cli_publishes_an_event_the_sensor_turns_into_a_run(platform, capsys):
     platform.tick()
-    assert mlops_cli.main(["publish", "training.requested", "--payload", "{not json"]) == 2
+    assert mlops(["publish", "training.requested", "--payload", "{not json"]) == 2
     assert (
-        mlops_cli.main(
+        mlops(
             [
                 "publish",
                 "training.requested",
