@@ -1,4 +1,5 @@
-"""Shared fixtures: small simulated data, isolated data directories, and service requirements.
+"""Shared fixtures: small simulated data, isolated data directories, service requirements, and a check
+that the run left nothing behind on the broker.
 
 Tests that need a real service are marked (`services`, `broker`). Locally they skip when the service is
 absent; with MLOPS_REQUIRE_SERVICES=1 (set by .ci/run) a missing service fails the test instead.
@@ -8,12 +9,32 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.throwaway import RUN_PREFIX, broker_leftovers, handed_out
+
 REQUIRE_SERVICES = os.environ.get("MLOPS_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker_left_as_found() -> Iterator[None]:
+    """Once every test ran: the exchanges and queues this run made (tests/throwaway.py names them) are
+    gone from the broker. A leftover fails the run at the last test's teardown, naming what was left."""
+    yield
+    if not handed_out:
+        return
+    leftovers = broker_leftovers()
+    if leftovers is None:
+        warnings.warn(
+            f"could not list the broker's exchanges and queues (rabbitmqctl): {RUN_PREFIX}.* unchecked",
+            stacklevel=1,
+        )
+    elif leftovers:
+        pytest.fail(f"the tests left on the broker: {', '.join(sorted(leftovers))}", pytrace=False)
 
 
 def port_open(host: str, port: int, timeout: float = 1.0) -> bool:

@@ -25,11 +25,13 @@ from sensors.event_runs import consumer_queue
 
 RUN_PREFIX = f"mlops.test.{uuid.uuid4().hex[:8]}"
 """Names of this process's throwaway exchanges and their queues start with it."""
+handed_out: list[str] = []
 
 
 def throwaway_exchange() -> str:
     """A platform exchange name of this run's own."""
-    return f"{RUN_PREFIX}.{uuid.uuid4().hex[:8]}"
+    handed_out.append(f"{RUN_PREFIX}.{uuid.uuid4().hex[:8]}")
+    return handed_out[-1]
 
 
 def delete_throwaway_exchange(url: str, exchange: str) -> None:
