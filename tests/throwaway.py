@@ -19,7 +19,7 @@ from pathlib import Path
 from psycopg2 import sql
 
 from deploy.postgres import postgres_admin
-from events.bus import delete_exchanges
+from events.bus import connect, dead_letter_exchange
 from events.queue import dead_letter_queue
 from sensors.event_runs import consumer_queue
 
@@ -34,12 +34,21 @@ def throwaway_exchange() -> str:
     return handed_out[-1]
 
 
-def delete_throwaway_exchange(url: str, exchange: str) -> None:
-    """The exchange, its dead-letter exchange, the event_runs sensor's queue on it and the dead-letter queue.
+def delete_throwaway_exchange(url: str, exchange: str, queues: Iterable[str] = ()) -> None:
+    """The exchange, its dead-letter exchange, the event_runs sensor's queue on it, the dead-letter queue,
+    and any other `queues` (a benchmark's subscriber).
 
     Deleting an exchange leaves the queues bound to it: a stack whose daemon ran the sensor left both queues
     behind. Stop whatever consumes the exchange first, or its next tick declares them again."""
-    delete_exchanges(url, exchange, (consumer_queue(exchange), dead_letter_queue(exchange)))
+    connection = connect(url)
+    try:
+        channel = connection.channel()
+        for queue in (consumer_queue(exchange), dead_letter_queue(exchange), *queues):
+            channel.queue_delete(queue)
+        for name in (exchange, dead_letter_exchange(exchange)):
+            channel.exchange_delete(name)
+    finally:
+        connection.close()
 
 
 def broker_leftovers(prefix: str = RUN_PREFIX) -> list[str] | None:
