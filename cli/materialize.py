@@ -99,12 +99,14 @@ def _run(
                 outcome.errors[progress.steps[event.step].label] = event.error
 
         loggers = {"steps": step_events_logger(on_event)}
+        config: dict[str, dict] = {"steps": {"config": {}}}
         if verbose:
             loggers["console"] = dg.colored_console_logger
+            config["console"] = {"config": {"log_level": "DEBUG"}}
         with library_stderr(verbose) as kept:
             result = job.with_logger_defs(loggers).execute_in_process(
                 instance=instance,
-                run_config={"loggers": {logger: {"config": {}} for logger in loggers}},
+                run_config={"loggers": config},
                 tags=dict(zip(RANGE_TAGS, (start.isoformat(), end.isoformat()), strict=True)),
                 raise_on_error=False,
             )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import os
 import warnings
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from collections.abc import Iterator
 def configure(verbose: bool) -> None:
     """Before a command runs: the settings that need no library imported yet."""
     if verbose:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
         return
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     warnings.simplefilter("ignore", DeprecationWarning)
