@@ -8,7 +8,8 @@ export MLOPS_DATA_DIR ?= $(CURDIR)/.data
 # DAGSTER_HOME: unless set, every `mlops` command uses $(MLOPS_DATA_DIR)/dagster with this repo's dagster.yaml
 # (deploy/env.py), so runs started here, by the CLI or by the stack all show in the same Dagster UI.
 
-.PHONY: install run materialize up stack-up stack-stop bench-services bench-serving test test-fast lint format bench validate clean
+.PHONY: install run materialize up stack-up stack-stop bench-services bench-serving test test-fast lint format bench validate clean \
+	deploy-tools validate-deploy compose-config compose-env dev-cert htpasswd image
 
 install: $(VENV)/.installed
 
@@ -32,8 +33,8 @@ materialize: install
 up: install
 	$(BIN)/mlops up
 
-## the production shape without Docker: S3 server, MLflow server, Dagster on PostgreSQL (deploy/stack.env); Ctrl-C stops
-stack-up: install
+## the production shape without Docker: S3 server, MLflow server, Dagster on PostgreSQL, the API, nginx (deploy/stack.env); Ctrl-C stops
+stack-up: install deploy-tools
 	$(BIN)/mlops stack up --profile services
 
 ## stop a stack started with `mlops stack up --detach`
@@ -68,6 +69,44 @@ bench-services: install
 bench-serving: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/serving_vs_mlflow.py
+
+## Debian tools the deployment needs here and in CI: nginx (the process stack's front), docker-compose and shellcheck (offline checks)
+deploy-tools:
+	@missing=""; for tool in nginx:nginx docker-compose:docker-compose shellcheck:shellcheck; do \
+	  command -v $${tool%%:*} >/dev/null || [ -x /usr/sbin/$${tool%%:*} ] || missing="$$missing $${tool#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
+
+## the deployment, checked offline: Compose (docker-compose 1.29 and the Compose Spec schema), nginx -t on both renderings, hadolint, shellcheck, actionlint
+validate-deploy: install deploy-tools
+	for overlay in dev staging prod; do $(BIN)/python -m deploy.compose_config print $$overlay > /dev/null || exit 1; done
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose/compose*.yaml
+	$(BIN)/python -m deploy.nginx check
+	$(BIN)/hadolint Dockerfile
+	shellcheck .ci/run deploy/compose/minio/setup.sh
+	$(BIN)/actionlint
+
+## the merged Compose file of an overlay (OVERLAY=dev|staging|prod), with deploy/compose/.env if present
+OVERLAY ?= prod
+compose-config: install
+	$(BIN)/python -m deploy.compose_config print $(OVERLAY)
+
+## deploy/compose/.env from .env.example with random passwords (kept if it exists)
+compose-env: install
+	$(BIN)/python -m deploy.compose_config env
+
+## a self-signed certificate for localhost in deploy/compose/secrets/tls (dev overlay)
+dev-cert: install
+	$(BIN)/python -m deploy.nginx dev-cert deploy/compose/secrets/tls
+
+## the consoles' basic-auth file deploy/compose/secrets/htpasswd (CONSOLE_USER, default admin; password asked or CONSOLE_PASSWORD)
+htpasswd: install
+	$(BIN)/python -m deploy.nginx htpasswd deploy/compose/secrets/htpasswd
+
+## the platform image, for the dev overlay (needs a Docker engine)
+image:
+	docker build -t mlops-platform:local .
 
 clean:
 	rm -rf $(MLOPS_DATA_DIR)

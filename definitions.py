@@ -20,15 +20,17 @@ def build_definitions() -> dg.Definitions:
     settings = get_settings()
     specs = load_specs(settings.specs_dir or SPECS_DIR)
     pipelines = [build_pipeline_definitions(spec) for spec in specs.values()]
-    freshness_sensor = dg.build_sensor_for_freshness_checks(
-        freshness_checks=[check for spec_defs in pipelines for check in (spec_defs.asset_checks or [])],
-        name="freshness_checks_sensor",
-    )
-    event_sensors = build_event_sensors(specs, settings, [job for d in pipelines for job in d.jobs or []])
+    jobs = [job for spec_defs in pipelines for job in spec_defs.jobs or []]
     return dg.Definitions.merge(
         *pipelines,
-        dg.Definitions(resources=build_resources(settings), sensors=[freshness_sensor, *event_sensors]),
+        dg.Definitions(
+            resources=build_resources(settings), sensors=build_event_sensors(specs, settings, jobs)
+        ),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What Dagster's tools load (`dagster dev`, the code server), built when they load it, not at import:
+    `mlops materialize` and the tests build the definitions themselves, with the settings of the moment."""
+    return build_definitions()

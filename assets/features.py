@@ -6,17 +6,18 @@ import pandas as pd
 from assets.ingestion import S3_RETRY
 from assets.metadata import frame_metadata
 from pipelines.features import build_features, origin_feature_columns
+from pipelines.keys import PipelineKeys
 from pipelines.spec import PipelineSpec
 from pipelines.training_set import SPLITS, build_training_set
-from resources.lake import content_hash
+from resources.lake_store import content_hash
 
 AFTER_CHECKS = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 
 
 def build_feature_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
-    clean_key = dg.AssetKey([spec.name, "clean"])
-    features_key = dg.AssetKey([spec.name, "features"])
-    training_key = dg.AssetKey([spec.name, "training_set"])
+    keys = PipelineKeys(spec)
+    clean_key, features_key = dg.AssetKey(keys.clean), dg.AssetKey(keys.features)
+    training_key = dg.AssetKey(keys.training_set)
     common = dict(
         group_name=spec.name,
         owners=[spec.owner],

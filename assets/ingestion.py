@@ -4,6 +4,7 @@ Both run a partition range in one run (single-run backfills), and carry their da
 step so that a failing blocking check stops everything downstream in that run.
 """
 
+import datetime as dt
 from fnmatch import fnmatch
 from typing import Any
 
@@ -12,14 +13,18 @@ import pandas as pd
 
 from assets.metadata import frame_metadata
 from pipelines.cleaning import clean_readings
+from pipelines.keys import PipelineKeys
 from pipelines.parsing import parse_source_file
 from pipelines.quality import check_no_duplicates, check_row_count, check_schema, check_value_ranges
 from pipelines.simulator import simulate_readings, station_ids
 from pipelines.spec import FilesSource, PipelineSpec
-from resources.lake import content_hash
+from resources.failures import failing_as_dagster
+from resources.lake_store import content_hash
 from resources.object_store import ObjectStore
 
 S3_RETRY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+# Yesterday's readings are expected by 03:00 UTC: a materialization since midnight, when the day closed.
+RAW_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=dt.timedelta(hours=3))
 
 
 class RawConfig(dg.Config):
@@ -29,21 +34,20 @@ class RawConfig(dg.Config):
 
 
 def landing_files(landing: ObjectStore, spec: PipelineSpec, only: list[str]) -> list[tuple[str, bytes]]:
+    """The names and bytes of the landing files to read: `only` these, or every file matching the spec."""
     assert isinstance(spec.source, FilesSource)
     folder = landing.path(spec.source.prefix or spec.name)
-    if only:
-        names = [name.rsplit("/", 1)[-1] for name in only]
-        paths = [folder / name for name in names]
-    else:
-        paths = (
-            sorted(
+    with landing.reporting_unavailable():
+        if only:
+            paths = [folder / name.rsplit("/", 1)[-1] for name in only]
+        elif folder.exists():
+            paths = sorted(
                 (p for p in folder.iterdir() if any(fnmatch(p.name, pat) for pat in spec.source.patterns)),
                 key=lambda p: p.name,
             )
-            if folder.exists()
-            else []
-        )
-    return [(p.name, p.read_bytes()) for p in paths]
+        else:
+            paths = []
+        return [(p.name, p.read_bytes()) for p in paths]
 
 
 def read_source(
@@ -98,7 +102,8 @@ def missing_shares(frame: pd.DataFrame, spec: PipelineSpec) -> dict[str, dict[st
 def build_ingestion_assets(
     spec: PipelineSpec, partitions: dg.DailyPartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
-    raw_key, clean_key = dg.AssetKey([spec.name, "raw"]), dg.AssetKey([spec.name, "clean"])
+    keys = PipelineKeys(spec)
+    raw_key, clean_key = dg.AssetKey(keys.raw), dg.AssetKey(keys.clean)
     common = dict(
         group_name=spec.name,
         partitions_def=partitions,
@@ -115,6 +120,7 @@ def build_ingestion_assets(
         description=f"Readings exactly as the {source_kind} source gave them, typed, one partition per day; never edited.",
         kinds={"pandas", "parquet"},
         tags={"layer": "raw", "source": source_kind},
+        freshness_policy=RAW_FRESHNESS,
         check_specs=[
             dg.AssetCheckSpec(
                 "schema", asset=raw_key, blocking=True, description="Declared columns present and typed."
@@ -128,7 +134,8 @@ def build_ingestion_assets(
         ],
         **common,
     )
-    def raw(context: dg.AssetExecutionContext, config: RawConfig, landing: ObjectStore):
+    @failing_as_dagster
+    def raw(context: dg.AssetExecutionContext, config: RawConfig, landing: dg.ResourceParam[ObjectStore]):
         start, end, days = _window(context)
         frame = read_source(spec, landing, start, end, config.files)
         yield dg.Output(

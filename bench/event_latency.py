@@ -37,10 +37,10 @@ from pika.exceptions import AMQPError  # noqa: E402
 
 from events.bus import EventPublisher  # noqa: E402
 from events.envelope import make_event  # noqa: E402
+from events.tags import EVENT_ID_TAG  # noqa: E402
 from pipelines.parsing import format_source_file  # noqa: E402
 from pipelines.simulator import simulate_readings  # noqa: E402
 from pipelines.spec import load_specs  # noqa: E402
-from sensors.event_requests import EVENT_ID_TAG  # noqa: E402
 from sensors.event_runs import consumer_queue  # noqa: E402
 from tests.events.daemon import DaemonProcess  # noqa: E402
 from tests.throwaway import delete_throwaway_exchange  # noqa: E402
@@ -160,10 +160,10 @@ def main() -> int:
         "MLOPS_EVENTS_EXCHANGE": exchange,
     }
     os.environ.update(env)
-    from resources.definitions import build_resources
+    from resources.clients import clients_from_settings
     from resources.settings import get_settings
 
-    landing = build_resources(get_settings())["landing"]
+    landing = clients_from_settings(get_settings()).landing
     folder = landing.path(LANDING)
     folder.mkdir(parents=True, exist_ok=True)
     readings = simulate_readings(["site_1", "site_2", "site_3"], "2024-01-01", "2024-03-01", seed=11)

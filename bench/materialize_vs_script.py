@@ -53,15 +53,18 @@ def child_platform(stations: int, days: int) -> dict:
     )
     os.environ.pop("DAGSTER_HOME", None)
     from cli.main import main as mlops
-    from resources.definitions import build_resources
+    from pipelines.keys import PipelineKeys
+    from pipelines.spec import load_specs
+    from resources.clients import clients_from_settings
     from resources.settings import get_settings
 
     end = START + dt.timedelta(days=days - 1)
     code = mlops(["materialize", "--start", START.isoformat(), "--end", end.isoformat()])
     done_at = time.time()
-    registry = build_resources(get_settings())["mlflow_registry"]
-    champion = registry.champion("air_quality.forecast")
-    metrics = registry.client().get_run(champion.run_id).data.metrics if champion else {}
+    registry = clients_from_settings(get_settings()).registry
+    spec = load_specs(work / "specs")["air_quality"]
+    champion = registry.champion(PipelineKeys(spec).model_name(spec.task("forecast")))
+    metrics = registry.get_run(champion.run_id).data.metrics if champion else {}
     return {
         "ok": code == 0,
         "done_at": done_at,

@@ -31,7 +31,14 @@ sys.path.insert(0, str(ROOT))
 from deploy.env import BIN_DIR, LOCAL_DAGSTER_YAML, load_env  # noqa: E402
 from deploy.services import dagster_home, service_table  # noqa: E402
 from deploy.supervisor import Stack  # noqa: E402
-from tests.throwaway import delete_throwaway_exchange, drop_databases, free_port_block  # noqa: E402
+from pipelines.keys import PipelineKeys, op_name  # noqa: E402
+from pipelines.spec import load_specs  # noqa: E402
+from tests.throwaway import (  # noqa: E402
+    delete_throwaway_exchange,
+    drop_databases,
+    free_port_block,
+    throwaway_ports,
+)
 
 START = dt.date(2024, 1, 1)
 
@@ -125,6 +132,7 @@ def main() -> int:
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
         "API_PORT": str(free_port_block(1)),
+        **throwaway_ports(),
         "DAGSTER_PG_DB": f"mlops_bench_dagster_{suffix}",
         "MLFLOW_PG_DB": f"mlops_bench_mlflow_{suffix}",
         "API_PG_DB": f"mlops_bench_api_{suffix}",
@@ -175,7 +183,8 @@ def main() -> int:
     for step in sorted(local_steps, key=lambda k: -services_steps.get(k, 0)):
         there = services_steps.get(step, float("nan"))
         print(f"{step:<36}{local_steps[step]:>10.1f}{there:>14.1f}{there / local_steps[step]:>7.1f}×")
-    training = [k for k in local_steps if k.endswith("_model")]
+    spec = load_specs()["air_quality"]
+    training = {op_name(PipelineKeys(spec).model(task)) for task in spec.tasks}
     rest_local = sum(v for k, v in local_steps.items() if k not in training)
     rest_services = sum(v for k, v in services_steps.items() if k not in training)
     print(

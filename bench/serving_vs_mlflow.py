@@ -43,13 +43,16 @@ sys.path.insert(0, str(ROOT))
 from deploy.env import load_env  # noqa: E402
 from deploy.services import http_ok, service_table  # noqa: E402
 from deploy.supervisor import Service, Stack  # noqa: E402
+from pipelines.keys import PipelineKeys  # noqa: E402
+from pipelines.spec import load_specs  # noqa: E402
 from serving.config import ServingSettings  # noqa: E402
 from tests.throwaway import free_port_block  # noqa: E402
 
 BIN_DIR = Path(sys.executable).parent
 
 PIPELINE = "air_quality"
-MODEL = "air_quality.forecast"
+KEYS = PipelineKeys(load_specs()[PIPELINE])
+MODEL = KEYS.model_name(KEYS.spec.task("forecast"))
 MODEL_URI = f"models:/{MODEL}/1"
 START, END = "2024-01-01", "2024-02-29"
 BATCH_ROWS = 10_000
@@ -102,11 +105,10 @@ def request_rows(data: Path) -> tuple[list[str], list[dict]]:
     from upath import UPath
 
     from pipelines.features import forecast_inputs, model_feature_columns
-    from pipelines.spec import load_specs
-    from resources.lake import Lake
+    from resources.lake_store import Lake
 
-    features = Lake(UPath(f"{data}/lake")).read([PIPELINE, "features"])
-    spec = load_specs()[PIPELINE]
+    features = Lake(UPath(f"{data}/lake")).read(KEYS.features)
+    spec = KEYS.spec
     task = spec.task("forecast")
     inputs = forecast_inputs(features, spec, task)
     columns = model_feature_columns(spec, task)

@@ -5,3 +5,6 @@ pandas and MLflow to import (seconds), which `mlops materialize` needs. So `cli/
 the parser needs and names each command by `module:function`; the command's module is imported when that
 command runs and imports what it uses at its top, like any other module.
 """
+
+SOURCE = "mlops-cli"
+"""The publisher named in the events the CLI sends."""

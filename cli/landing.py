@@ -10,13 +10,14 @@ import pandas as pd
 from pydantic import ValidationError
 
 from cli.window import date_window
-from events.bus import BrokerUnavailable, EventPublisher
+from events.bus import EventPublisher
 from events.envelope import make_event
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import SPECS_DIR, FilesSource, load_specs
-from resources.definitions import build_resources
+from resources.clients import clients_from_settings
 from resources.settings import get_settings
+from resources.unavailable import ServiceUnavailable
 
 
 def land_sample(args: argparse.Namespace) -> int:
@@ -38,7 +39,7 @@ def land_sample(args: argparse.Namespace) -> int:
         pd.Timestamp(end) + pd.Timedelta(days=1),
         args.seed,
     )
-    landing = build_resources(settings)["landing"].process_config_and_initialize()  # resolves EnvVar keys
+    landing = clients_from_settings(settings).landing
     landing.ensure_exists()
     target = landing.path(spec.source.prefix or spec.name, f"sample_{start}_{end}.csv")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +65,7 @@ def publish(args: argparse.Namespace) -> int:
     publisher = EventPublisher(settings.rabbitmq_url, settings.events_exchange)
     try:
         publisher.publish(envelope)
-    except BrokerUnavailable as exc:
+    except ServiceUnavailable as exc:
         print(f"not published: {exc}", file=sys.stderr)
         return 1
     finally:

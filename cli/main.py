@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from cli import output
+from cli import SOURCE, output
 from cli.window import add_window_options
 from events.envelope import PAYLOADS
 
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--payload", required=True, help='JSON payload, e.g. \'{"pipeline": "air_quality", ...}\'')
     p.add_argument("--trace-id", help="propagate an existing trace (default: a new one)")
     p.add_argument("--event-id", help="a fixed message id, e.g. to re-send a message (default: a new uuid)")
-    p.add_argument("--source", default="mlops-cli", help="who publishes (default: mlops-cli)")
+    p.add_argument("--source", default=SOURCE, help=f"who publishes (default: {SOURCE})")
     return parser
 
 

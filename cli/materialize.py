@@ -16,19 +16,19 @@ import dagster as dg
 from rich.console import Console
 from rich.text import Text
 
-from assets.factory import refresh_job_name
+from cli import SOURCE
 from cli.output import library_stderr
 from cli.progress import RunProgress, check_mark
 from cli.window import date_window
 from dagster_internals.run_events import CheckOutcome, StepEvent, step_events_logger
 from definitions import build_definitions
 from deploy.env import load_env, prepare_local_dagster_home
-from deploy.services import http_ok, state_dir_for
+from deploy.services import dagster_path_prefix, http_ok, state_dir_for
+from events.tags import PROMOTED_BY_RUN_TAG, partition_range_tags
+from pipelines.keys import PipelineKeys
 from pipelines.spec import SPECS_DIR, PipelineSpec, load_specs
-from resources.definitions import build_resources
+from resources.clients import clients_from_settings
 from resources.settings import PlatformSettings, get_settings
-
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
 @dataclass
@@ -57,7 +57,7 @@ def materialize(args: argparse.Namespace) -> int:
         outcomes = [
             _run(
                 console,
-                defs.resolve_job_def(refresh_job_name(specs[name])),
+                defs.resolve_job_def(PipelineKeys(specs[name]).refresh_job),
                 name,
                 instance,
                 start,
@@ -107,11 +107,11 @@ def _run(
             result = job.with_logger_defs(loggers).execute_in_process(
                 instance=instance,
                 run_config={"loggers": config},
-                tags=dict(zip(RANGE_TAGS, (start.isoformat(), end.isoformat()), strict=True)),
+                tags=partition_range_tags(start.isoformat(), end.isoformat()),
                 raise_on_error=False,
             )
     outcome.run_id, outcome.seconds = result.run_id, time.perf_counter() - began
-    failed_checks = [c for c in outcome.checks if not c.passed and c.severity == "ERROR"]
+    failed_checks = [c for c in outcome.checks if not c.passed]
     outcome.ok = result.success and not failed_checks
     if not result.success and not failed_checks and not outcome.errors:
         # The run failed without a step saying why: what the libraries printed may.
@@ -141,9 +141,9 @@ def _summary(
     specs: dict[str, PipelineSpec],
     settings: PlatformSettings,
 ) -> None:
-    registry = build_resources(settings)["mlflow_registry"]
+    registry = clients_from_settings(settings, source=SOURCE).registry
     env = load_env()
-    dagster_url = f"http://{env['STACK_HOST']}:{env['DAGSTER_PORT']}"
+    dagster_url = f"http://{env['STACK_HOST']}:{env['DAGSTER_PORT']}{dagster_path_prefix(settings.profile)}"
     mlflow_url = settings.mlflow_ui_url.rstrip("/")
     uis_down = not (
         http_ok(f"{dagster_url}/server_info", timeout=0.5) and http_ok(f"{mlflow_url}/health", timeout=0.5)
@@ -158,12 +158,13 @@ def _summary(
             ),
             soft_wrap=True,
         )
-        for i, task in enumerate(specs[outcome.name].tasks):
-            model = specs[outcome.name].registered_model_name(task)
+        spec = specs[outcome.name]
+        for i, task in enumerate(spec.tasks):
+            model = PipelineKeys(spec).model_name(task)
             champion = registry.champion(model)
             if champion is None:
                 state = Text("no champion", style="yellow")
-            elif champion.tags.get("promoted_by_run") == outcome.run_id:
+            elif champion.tags.get(PROMOTED_BY_RUN_TAG) == outcome.run_id:
                 state = Text(f"version {champion.version} (promoted by this run)", style="green")
             else:
                 state = Text(f"version {champion.version} (unchanged)")

@@ -46,10 +46,8 @@ class Step:
 
 
 def check_mark(check: CheckOutcome) -> tuple[str, str]:
-    """A check's mark and style: passed, failed, or failed as a warning (it blocks nothing)."""
-    if check.passed:
-        return "✓", "green"
-    return ("✗", "red") if check.severity == "ERROR" else ("!", "yellow")
+    """A check's mark and style: passed or failed."""
+    return ("✓", "green") if check.passed else ("✗", "red")
 
 
 def _check_text(check: CheckOutcome, indent: str = "") -> Text:

@@ -36,7 +36,6 @@ class CheckOutcome:
     name: str
     passed: bool
     blocking: bool
-    severity: Literal["ERROR", "WARN"]
     description: str | None
 
 
@@ -81,7 +80,6 @@ def _translate(event: dg.DagsterEvent) -> StepEvent | None:
             name=key.name,
             passed=bool(data.passed),
             blocking=bool(data.blocking),
-            severity="ERROR" if data.severity == dg.AssetCheckSeverity.ERROR else "WARN",
             description=data.description,
         )
         return StepEvent(kind, event.step_key, check=check)

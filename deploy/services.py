@@ -1,9 +1,10 @@
 """The platform's topology as local processes: one entry per service in SERVICE_TABLE (`mlops stack ...`).
 
 `services` is the production shape without Docker: an S3 server, the MLflow tracking server on PostgreSQL
-and S3, dagster-webserver and dagster-daemon on PostgreSQL, the API, against the machine's PostgreSQL and
-RabbitMQ. `local` is the embedded profile: the same Dagster processes on SQLite, `mlflow ui` on the local
-store, the API. Ports, credentials and names come from `deploy/stack.env`.
+and S3, dagster-webserver and dagster-daemon on PostgreSQL, the API, and nginx in front of them (the same
+configuration as in Compose, deploy/nginx.py), against the machine's PostgreSQL and RabbitMQ. `local` is
+the embedded profile: the same Dagster processes on SQLite, `mlflow ui` on the local store, the API. Ports,
+credentials and names come from `deploy/stack.env`.
 
 Adding a service is one builder (a function of the `StackContext` returning a `Service`) and one line in
 SERVICE_TABLE naming the profiles it runs in; its port goes in `deploy/stack.env`.
@@ -32,6 +33,15 @@ from deploy.env import (
     local_dagster_home,
     prepare_local_dagster_home,
 )
+from deploy.nginx import (
+    API_PREFIX,
+    DAGSTER_PREFIX,
+    dev_certificate,
+    nginx_command,
+    stack_values,
+    write_config,
+    write_htpasswd,
+)
 from deploy.postgres import ensure_database, postgres_url
 from deploy.supervisor import Service, Stack
 
@@ -58,6 +68,14 @@ class StackContext:
     @property
     def dagster_home(self) -> Path:
         return dagster_home(self.profile, self.env, self.state)
+
+    @property
+    def behind_nginx(self) -> bool:
+        return behind_nginx(self.profile)
+
+    @property
+    def dagster_path_prefix(self) -> str:
+        return dagster_path_prefix(self.profile)
 
 
 # ---- health probes -------------------------------------------------------------------------------
@@ -230,10 +248,11 @@ def dagster_webserver(stack: StackContext) -> Service:
             stack.host,
             "-p",
             env["DAGSTER_PORT"],
+            *(["--path-prefix", stack.dagster_path_prefix] if stack.dagster_path_prefix else []),
         ],
         env=_dagster_env(stack),
-        healthy=lambda: http_ok(stack.url("DAGSTER_PORT", "/server_info")),
-        url=stack.url("DAGSTER_PORT"),
+        healthy=lambda: http_ok(stack.url("DAGSTER_PORT", f"{stack.dagster_path_prefix}/server_info")),
+        url=stack.url("DAGSTER_PORT", stack.dagster_path_prefix),
         prepare=prepare_instance,
         start_timeout=180.0,
     )
@@ -254,11 +273,13 @@ def dagster_daemon(stack: StackContext) -> Service:
 
 def api(stack: StackContext) -> Service:
     """The prediction API (`mlops serve`); it keeps serving its last good models if MLflow goes away. Its
-    predictions, feedback and tasks go to SQLite under the data dir (local) or PostgreSQL (services)."""
+    predictions, feedback and tasks go to SQLite under the data dir (local) or PostgreSQL (services);
+    behind nginx it is told its public prefix, so the links and documents it makes carry it."""
     env = stack.env
     database = {}
     if stack.profile == "services":
         database = {"MLOPS_API_DATABASE_URL": postgres_url(env, env["API_PG_DB"])}
+    root_path = {"MLOPS_API_ROOT_PATH": API_PREFIX} if stack.behind_nginx else {}
     return Service(
         name="api",
         needs=("mlflow",) if stack.profile == "services" else (),
@@ -266,12 +287,36 @@ def api(stack: StackContext) -> Service:
         command=[str(BIN_DIR / "mlops"), "serve", "--host", stack.host, "--port", env["API_PORT"]],
         env={
             "MLOPS_DATA_DIR": str(stack.data_dir),
-            "MLOPS_API_DAGSTER_URL": stack.url("DAGSTER_PORT"),
+            "MLOPS_API_DAGSTER_URL": stack.url("DAGSTER_PORT", stack.dagster_path_prefix),
             **database,
+            **root_path,
         },
         healthy=lambda: http_ok(stack.url("API_PORT", "/healthz")),
         url=stack.url("API_PORT", "/docs"),
         start_timeout=120.0,
+    )
+
+
+def nginx(stack: StackContext) -> Service:
+    """Debian's nginx in front of the API, Dagster, MLflow and the app, over TLS on NGINX_HTTPS_PORT."""
+    env, folder = stack.env, stack.state / "nginx"
+    conf = folder / "nginx.conf"
+
+    def prepare() -> None:
+        if "NGINX_TLS_CERTIFICATE" not in env:
+            dev_certificate(folder / "tls", ("localhost", stack.host))
+        if "NGINX_HTPASSWD" not in env:
+            write_htpasswd(folder / "htpasswd", env["CONSOLE_USER"], env["CONSOLE_PASSWORD"])
+        write_config(stack_values(env, folder), folder)
+
+    return Service(
+        name="nginx",
+        command=nginx_command(conf),
+        healthy=lambda: http_ok(f"http://127.0.0.1:{env['NGINX_STATUS_PORT']}/healthz"),
+        url=f"https://localhost:{env['NGINX_HTTPS_PORT']}/",
+        prepare=prepare,
+        start_timeout=30.0,
+        stop_grace=5.0,
     )
 
 
@@ -284,6 +329,7 @@ SERVICE_TABLE: tuple[tuple[frozenset[Profile], Callable[[StackContext], Service]
     (LOCAL_AND_SERVICES, dagster_webserver),
     (LOCAL_AND_SERVICES, dagster_daemon),
     (LOCAL_AND_SERVICES, api),
+    (SERVICES_ONLY, nginx),
 )
 """Every service, in start order (a service starts once those it `needs` are healthy), with its profiles."""
 
@@ -292,6 +338,16 @@ def dagster_home(profile: Profile, env: Mapping[str, str], state: Path) -> Path:
     """The instance the Dagster processes use: the local rule (`local_dagster_home`), or the stack's own
     with services."""
     return state / "dagster_home" if profile == "services" else local_dagster_home(env)
+
+
+def behind_nginx(profile: Profile) -> bool:
+    """The profile runs nginx in front (which serves Dagster under /dagster and the API under /api)."""
+    return any(build is nginx and profile in profiles for profiles, build in SERVICE_TABLE)
+
+
+def dagster_path_prefix(profile: Profile) -> str:
+    """Where the profile's Dagster webserver serves its UI: nginx's prefix behind nginx, else the root."""
+    return DAGSTER_PREFIX if behind_nginx(profile) else ""
 
 
 def state_dir_for(profile: Profile, env: Mapping[str, str]) -> Path:

@@ -9,12 +9,15 @@ import pika
 from pika.exceptions import AMQPError
 
 from events.envelope import Envelope
+from resources.unavailable import ServiceUnavailable
 
 DEFAULT_EXCHANGE = "mlops.events"
 
 
-class BrokerUnavailable(RuntimeError):
-    """The broker could not be reached or did not confirm a message."""
+def broker_unavailable(url: str, message: str) -> ServiceUnavailable:
+    """The broker could not be reached or did not confirm a message (the URL's credentials left out)."""
+    params = pika.URLParameters(url)
+    return ServiceUnavailable("rabbitmq", f"amqp://{params.host}:{params.port}", message)
 
 
 def dead_letter_exchange(exchange: str) -> str:
@@ -30,7 +33,9 @@ def connect(url: str, timeout: float = 5.0) -> pika.BlockingConnection:
     try:
         return pika.BlockingConnection(params)
     except AMQPError as exc:
-        raise BrokerUnavailable(f"RabbitMQ at {params.host}:{params.port} is unreachable: {exc!r}") from exc
+        raise broker_unavailable(
+            url, f"RabbitMQ at {params.host}:{params.port} is unreachable: {exc!r}"
+        ) from exc
 
 
 def declare_exchanges(channel, exchange: str = DEFAULT_EXCHANGE) -> None:
@@ -75,11 +80,11 @@ class EventPublisher:
                         self.exchange, envelope.type, body, properties, mandatory=False
                     )
                     return
-                except (AMQPError, BrokerUnavailable) as exc:
+                except (AMQPError, ServiceUnavailable) as exc:
                     self._reset()
                     if attempt == 2:
-                        raise BrokerUnavailable(
-                            f"event {envelope.type} {envelope.id} not confirmed: {exc!r}"
+                        raise broker_unavailable(
+                            self.url, f"event {envelope.type} {envelope.id} not confirmed: {exc!r}"
                         ) from exc
 
     def _reset(self) -> None:

@@ -13,7 +13,7 @@ from types import TracebackType
 import pika
 from pika.exceptions import AMQPError
 
-from events.bus import BrokerUnavailable, connect, dead_letter_exchange, declare_exchanges
+from events.bus import broker_unavailable, connect, dead_letter_exchange, declare_exchanges
 
 # How long a consumer's fetch waits on an empty queue by default (the event_runs sensor; see its docstring).
 DEFAULT_WAIT_SECONDS = 4.0
@@ -62,7 +62,7 @@ class Delivery:
 class EventQueue:
     """`with EventQueue(url, exchange, queue, keys) as q:` then `q.fetch(n)`, `q.ack(d)`, `q.dead_letter(d, why)`.
 
-    Every broker failure surfaces as `BrokerUnavailable`; leaving the block closes the connection, which
+    Every broker failure surfaces as `ServiceUnavailable`; leaving the block closes the connection, which
     returns unacknowledged messages to the queue.
     """
 
@@ -83,7 +83,7 @@ class EventQueue:
             declare_consumer_queue(self._channel, self.exchange, self.queue, self.routing_keys)
         except AMQPError as exc:
             self._close()
-            raise BrokerUnavailable(f"declaring queue {self.queue} failed: {exc!r}") from exc
+            raise broker_unavailable(self.url, f"declaring queue {self.queue} failed: {exc!r}") from exc
         return self
 
     def __exit__(
@@ -120,7 +120,7 @@ class EventQueue:
             self._channel.cancel()  # a message the broker pushed meanwhile is requeued, not lost
             return batch + self._get(limit - 1) if batch else []
         except AMQPError as exc:
-            raise BrokerUnavailable(f"reading queue {self.queue} failed: {exc!r}") from exc
+            raise broker_unavailable(self.url, f"reading queue {self.queue} failed: {exc!r}") from exc
 
     def _get(self, limit: int) -> list[Delivery]:
         batch: list[Delivery] = []
@@ -135,7 +135,9 @@ class EventQueue:
         try:
             self._channel.basic_ack(delivery.tag)
         except AMQPError as exc:
-            raise BrokerUnavailable(f"acknowledging a message on {self.queue} failed: {exc!r}") from exc
+            raise broker_unavailable(
+                self.url, f"acknowledging a message on {self.queue} failed: {exc!r}"
+            ) from exc
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Republish the message unchanged to the dead-letter exchange with the reason in a header; the
@@ -162,4 +164,6 @@ class EventQueue:
             )
             self._channel.basic_ack(delivery.tag)
         except AMQPError as exc:
-            raise BrokerUnavailable(f"dead-lettering a message from {self.queue} failed: {exc!r}") from exc
+            raise broker_unavailable(
+                self.url, f"dead-lettering a message from {self.queue} failed: {exc!r}"
+            ) from exc

@@ -43,8 +43,7 @@ _ESTIMATORS = {
 def median_or_zero(values: np.ndarray) -> float:
     """A column's median for the linear candidates' imputer (0 for a column with no values, as
     `keep_empty_features` gives). The same statistics as `SimpleImputer(strategy="median")`, which takes
-    the median of a masked array: ~0.8 s for a year of 20 stations, against ~0.07 s for `np.median` of
-    each column's present values."""
+    the much slower median of a masked array instead of `np.median` of each column's present values."""
     return float(np.median(values)) if len(values) else 0.0
 
 

@@ -229,9 +229,6 @@ class PipelineSpec(_Strict):
                 return task
         raise KeyError(f"pipeline '{self.name}' has no task '{name}'")
 
-    def registered_model_name(self, task: RegressionTask | ClassificationTask) -> str:
-        return f"{self.name}.{task.name}"
-
 
 def _format_location(loc: tuple[Any, ...]) -> str:
     out = ""

@@ -1,24 +1,29 @@
-"""Publishing platform events. The local profile appends envelopes to a JSON-lines file under the data
-directory; the services profile publishes to RabbitMQ (see `RabbitEventBus`)."""
+"""Publishing platform events: a plain client the assets, sensors, the API and the CLI all use. The local
+profile appends envelopes to a JSON-lines file under the data directory; with a broker they go to
+RabbitMQ (`RabbitEventBus`). The Dagster resource (resources/definitions.py) is a thin wrapper."""
 
+from __future__ import annotations
+
+import threading
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel
 
 from events.bus import DEFAULT_EXCHANGE, EventPublisher
 from events.envelope import Envelope, EventType, make_event
 from events.queue import DEFAULT_WAIT_SECONDS
 
 
-class EventBus(dg.ConfigurableResource):
-    """Announces what the platform produced; subclasses decide where envelopes go."""
+class EventBus:
+    """Announces what the platform produced; subclasses decide where envelopes go. `source` names the
+    producer in every envelope (the Dagster code location, the API, the CLI)."""
 
-    source: str = "mlops-platform/dagster"
+    def __init__(self, source: str) -> None:
+        self.source = source
 
     def publish(
-        self, event_type: EventType, payload: dict[str, Any], trace_id: str | None = None
+        self, event_type: EventType, payload: BaseModel | dict[str, Any], trace_id: str | None = None
     ) -> Envelope:
         envelope = make_event(event_type, payload, source=self.source, trace_id=trace_id)
         self.send(envelope)
@@ -27,35 +32,50 @@ class EventBus(dg.ConfigurableResource):
     def send(self, envelope: Envelope) -> None:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release connections (nothing to release by default)."""
+
 
 class FileEventBus(EventBus):
     """Local profile: one JSON envelope per line in `path`, so events are visible without a broker."""
 
-    path: str
+    def __init__(self, path: str | Path, source: str) -> None:
+        super().__init__(source)
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FileEventBus({str(self.path)!r})"
 
     def send(self, envelope: Envelope) -> None:
-        target = Path(self.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("a") as fh:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, self.path.open("a") as fh:
             fh.write(envelope.model_dump_json() + "\n")
 
 
 class RabbitEventBus(EventBus):
-    """Services profile: publishes to the platform's durable topic exchange with publisher confirms."""
+    """Publishes to the platform's durable topic exchange with publisher confirms (one connection, opened
+    on first use). `consume_wait_seconds` is how long an event_runs sensor tick waits on an empty queue
+    (see PlatformSettings)."""
 
-    url: str
-    exchange: str = DEFAULT_EXCHANGE
-    consume_wait_seconds: float = Field(
-        DEFAULT_WAIT_SECONDS,
-        description="How long a sensor tick waits on an empty queue for a message (see PlatformSettings).",
-    )
-    _publisher: EventPublisher | None = PrivateAttr(default=None)
+    def __init__(
+        self,
+        url: str,
+        source: str,
+        exchange: str = DEFAULT_EXCHANGE,
+        consume_wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
+        super().__init__(source)
+        self.url = url
+        self.exchange = exchange
+        self.consume_wait_seconds = consume_wait_seconds
+        self._publisher = EventPublisher(url, exchange)
+
+    def __repr__(self) -> str:
+        return f"RabbitEventBus(exchange={self.exchange!r})"
 
     def send(self, envelope: Envelope) -> None:
-        if self._publisher is None:
-            self._publisher = EventPublisher(self.url, self.exchange)
         self._publisher.publish(envelope)
 
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._publisher is not None:
-            self._publisher.close()
+    def close(self) -> None:
+        self._publisher.close()

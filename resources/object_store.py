@@ -1,44 +1,41 @@
 """Object storage: a folder in the local profile, a bucket on any S3 endpoint in services.
 
 Everything goes through `UPath`, so the same code writes to a directory, MinIO, SeaweedFS or AWS S3.
+A plain client: the API, the CLI and the Dagster resource (resources/definitions.py) all use it.
 """
 
-import contextlib
-import errno
-from collections.abc import Iterator
+from __future__ import annotations
 
-import botocore.exceptions
-import dagster as dg
-from pydantic import Field
+import contextlib
+
 from upath import UPath
 
-
-def unreachable(exc: BaseException) -> bool:
-    """The endpoint did not answer: refused, reset, timed out, or the server was unavailable."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
-            return True
-        if isinstance(seen, ConnectionError | TimeoutError) or getattr(seen, "errno", None) in (
-            errno.ECONNREFUSED,
-            errno.ECONNRESET,
-            errno.ETIMEDOUT,
-        ):
-            return True
-        if "ServiceUnavailable" in str(seen) or "SlowDown" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+from resources.unavailable import reporting_unavailable
 
 
-class ObjectStore(dg.ConfigurableResource):
-    """A root URI (`/path` or `s3://bucket/prefix`) and, for S3, the endpoint and keys to reach it."""
+class ObjectStore:
+    """A root URI (`/path` or `s3://bucket/prefix`) and, for S3, the endpoint and keys to reach it.
 
-    base_uri: str
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = Field(None, description="Set from the environment with dg.EnvVar.")
-    secret_access_key: str | None = Field(None, description="Set from the environment with dg.EnvVar.")
+    Without keys, S3 credentials come from the usual places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in
+    the environment, a profile, an instance role), so they never need to be written into configuration.
+    """
+
+    def __init__(
+        self,
+        base_uri: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ) -> None:
+        self.base_uri = base_uri
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.access_key_id = access_key_id
+        self.secret_access_key = secret_access_key
+
+    def __repr__(self) -> str:
+        return f"ObjectStore({self.base_uri!r}, endpoint_url={self.endpoint_url!r})"
 
     @property
     def is_s3(self) -> bool:
@@ -66,20 +63,15 @@ class ObjectStore(dg.ConfigurableResource):
     def path(self, *parts: str) -> UPath:
         return self.root().joinpath(*parts)
 
-    @contextlib.contextmanager
-    def reporting_unavailable(self) -> Iterator[None]:
-        """Connection failures inside the block become a failure naming the S3 endpoint and bucket (the
-        asset's RetryPolicy still retries it); other errors pass through unchanged."""
-        try:
-            yield
-        except Exception as exc:
-            if not self.is_s3 or isinstance(exc, dg.Failure) or not unreachable(exc):
-                raise
-            raise dg.Failure(
-                description=f"S3 endpoint {self.endpoint_url or 'default AWS'} ({self.base_uri}) is unreachable: "
-                f"{type(exc).__name__}: {str(exc)[:300]}",
-                metadata={"service": "s3", "url": self.endpoint_url or "", "bucket": self.base_uri},
-            ) from exc
+    def reporting_unavailable(self) -> contextlib.AbstractContextManager[None]:
+        """Connection failures inside the block become `ServiceUnavailable` naming the S3 endpoint and
+        bucket; other errors pass through unchanged (a local folder has nothing to be unreachable)."""
+        if not self.is_s3:
+            return contextlib.nullcontext()
+        endpoint = self.endpoint_url or "default AWS"
+        return reporting_unavailable(
+            "s3", self.endpoint_url or "", f"S3 endpoint {endpoint} ({self.base_uri})"
+        )
 
     def ensure_exists(self) -> None:
         """Create the folder or bucket if it is not there yet (idempotent)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.keys import PipelineKeys
 from pipelines.spec import PipelineSpec
 from resources.settings import PlatformSettings
 from sensors.event_runs import build_event_runs_sensor
@@ -16,8 +17,8 @@ def build_event_sensors(
     """Both event sensors; running by default when events go through the broker, stopped otherwise
     (they would only report that no broker is configured)."""
     status = dg.DefaultSensorStatus.RUNNING if settings.uses_broker else dg.DefaultSensorStatus.STOPPED
-    targets = [j for j in jobs if j.name.endswith(("_refresh", "_train"))]
+    event_jobs = {name for spec in specs.values() for name in PipelineKeys(spec).event_jobs}
     return [
-        build_event_runs_sensor(specs, targets, default_status=status),
-        build_run_failure_sensor(list(specs), default_status=status),
+        build_event_runs_sensor(specs, [j for j in jobs if j.name in event_jobs], default_status=status),
+        build_run_failure_sensor(specs, default_status=status),
     ]

@@ -1,9 +1,9 @@
 """What an incoming event asks the platform to run: a validated RunRequest, or `InvalidEvent` with the reason.
 
-- `dataset.landed` → `{pipeline}_refresh` over the days the file covers: raw reads only that file
+- `dataset.landed` → the pipeline's refresh job over the days the file covers: raw reads only that file
   (`RawConfig(files=[name])`), then clean, features, models, evaluation, promotion and outputs follow in
   the same run, so the trace id reaches every event the file causes and one run is one lineage unit.
-- `training.requested` → `{pipeline}_train` with the algorithm and hyper-parameters as the model's run
+- `training.requested` → the pipeline's train job with the algorithm and hyper-parameters as the model's run
   config (logged to MLflow by the model asset), checked against the spec before any run exists.
 """
 
@@ -15,32 +15,19 @@ from typing import Any
 
 import dagster as dg
 
-from assets.factory import partitions_for, refresh_job_name, train_job_name
-from assets.models import TRACE_TAG
+from assets.factory import partitions_for
 from events.envelope import DatasetLanded, Envelope, InvalidEvent, TrainingRequested
+from events.tags import LANDING_FILE_TAG, event_run_tags, partition_range_tags
+from pipelines.keys import PipelineKeys
 from pipelines.parsing import parse_source_file
 from pipelines.spec import FilesSource, PipelineSpec
 from resources.object_store import ObjectStore
 
-EVENT_ID_TAG = "mlops/event_id"
-EVENT_TYPE_TAG = "mlops/event_type"
-EVENT_SOURCE_TAG = "mlops/event_source"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Reading a file to find its days happens inside a sensor tick; larger files must name their days.
 MAX_PARSED_BYTES = 32 * 1024 * 1024
 # Event-triggered runs execute their steps in one process, as `mlops materialize` does: a step subprocess
-# re-imports the code location (seconds each on two cores), which costs more than most steps themselves.
+# re-imports the code location, which costs more than most steps themselves.
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
-
-
-def event_tags(envelope: Envelope) -> dict[str, str]:
-    return {
-        EVENT_ID_TAG: envelope.id,
-        EVENT_TYPE_TAG: envelope.type,
-        EVENT_SOURCE_TAG: envelope.source[:200],
-        TRACE_TAG: envelope.trace_id,
-    }
 
 
 def run_request_for(
@@ -57,6 +44,15 @@ def run_request_for(
     if isinstance(payload, TrainingRequested):
         return _retrain(envelope, payload, spec)
     raise InvalidEvent(f"{envelope.type} events do not start runs")
+
+
+def landing_folders(specs: dict[str, PipelineSpec]) -> dict[str, str]:
+    """Landing folder → pipeline, for the pipelines that read landing files."""
+    return {
+        spec.source.prefix or spec.name: name
+        for name, spec in specs.items()
+        if isinstance(spec.source, FilesSource)
+    }
 
 
 def landing_file_name(spec: PipelineSpec, uri: str, landing: ObjectStore) -> str:
@@ -115,15 +111,15 @@ def _ingest_landed_file(
             f"{name} covers {first}..{last}, outside {spec.name}'s partitions "
             f"{spec.partitions.start_date}..{newest or '(none yet)'}"
         )
+    keys = PipelineKeys(spec)
     return dg.RunRequest(
         run_key=envelope.id,
-        job_name=refresh_job_name(spec),
-        run_config={**IN_PROCESS, "ops": {f"{spec.name}__raw": {"config": {"files": [name]}}}},
+        job_name=keys.refresh_job,
+        run_config={**IN_PROCESS, **keys.raw_config([name])},
         tags={
-            **event_tags(envelope),
-            RANGE_START_TAG: start.isoformat(),
-            RANGE_END_TAG: end.isoformat(),
-            "mlops/landing_file": name,
+            **event_run_tags(envelope),
+            **partition_range_tags(start.isoformat(), end.isoformat()),
+            LANDING_FILE_TAG: name,
         },
     )
 
@@ -144,19 +140,13 @@ def training_run_config(spec: PipelineSpec, payload: TrainingRequested) -> dict[
             return {}
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
-    return {
-        "ops": {
-            f"{spec.name}__{task.name}_model": {
-                "config": {"algorithm": payload.algorithm, "params": payload.params}
-            }
-        }
-    }
+    return PipelineKeys(spec).model_config(task, payload.algorithm, payload.params)
 
 
 def _retrain(envelope: Envelope, payload: TrainingRequested, spec: PipelineSpec) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=envelope.id,
-        job_name=train_job_name(spec),
+        job_name=PipelineKeys(spec).train_job,
         run_config={**IN_PROCESS, **training_run_config(spec, payload)},
-        tags=event_tags(envelope),
+        tags=event_run_tags(envelope),
     )

@@ -1,5 +1,8 @@
 """event_runs: the sensor that turns `dataset.landed` and `training.requested` messages into Dagster runs.
 
+Files dropped into the landing bucket arrive as MinIO bucket notifications (routing key `s3.object-created`)
+and are translated into `dataset.landed` first (events/minio.py).
+
 Delivery is at least once, effects exactly once. Each tick opens one connection to a durable queue bound
 to the platform exchange and takes at most MAX_MESSAGES_PER_TICK messages, unacknowledged:
 
@@ -31,15 +34,19 @@ from collections import Counter
 
 import dagster as dg
 
-from events.bus import BrokerUnavailable
 from events.envelope import InvalidEvent, parse_event
+from events.minio import OBJECT_CREATED, landed_event
 from events.queue import Delivery, EventQueue
+from events.tags import EVENT_ID_TAG
+from pipelines.keys import EVENT_RUNS_SENSOR
 from pipelines.spec import PipelineSpec
 from resources.events import EventBus, RabbitEventBus
 from resources.object_store import ObjectStore
-from sensors.event_requests import EVENT_ID_TAG, run_request_for
+from resources.unavailable import ServiceUnavailable
+from sensors.event_requests import landing_folders, run_request_for
 
-ROUTING_KEYS = ["dataset.landed", "training.requested"]
+# OBJECT_CREATED: MinIO's notifications of files dropped into the landing bucket (events/minio.py)
+ROUTING_KEYS = ["dataset.landed", "training.requested", OBJECT_CREATED]
 MAX_MESSAGES_PER_TICK = 20
 MIN_INTERVAL_SECONDS = 1
 MAX_REQUESTS_PER_MESSAGE = 20
@@ -62,14 +69,18 @@ def build_event_runs_sensor(
     """The sensor for these pipelines; `jobs` are their refresh and train jobs (the runs it may request)."""
 
     @dg.sensor(
-        name="event_runs",
+        name=EVENT_RUNS_SENSOR,
         jobs=jobs,
         minimum_interval_seconds=MIN_INTERVAL_SECONDS,
         default_status=default_status,
         description=f"Consumes {', '.join(ROUTING_KEYS)} from RabbitMQ: one run per message (run key = "
         "message id), acknowledged once the run exists; invalid messages are dead-lettered with the reason.",
     )
-    def event_runs(context: dg.SensorEvaluationContext, events: EventBus, landing: ObjectStore):
+    def event_runs(
+        context: dg.SensorEvaluationContext,
+        events: dg.ResourceParam[EventBus],
+        landing: dg.ResourceParam[ObjectStore],
+    ):
         if not isinstance(events, RabbitEventBus):
             return dg.SkipReason(
                 "no broker configured: events go to a file in this profile (set MLOPS_EVENTS_BACKEND=rabbitmq "
@@ -98,7 +109,7 @@ def build_event_runs_sensor(
                                 run_requests,
                             )
                         ] += 1  # fmt: skip
-        except BrokerUnavailable as exc:
+        except ServiceUnavailable as exc:
             if not run_requests:
                 return dg.SkipReason(f"broker unavailable, will retry: {exc}")
             # The requests already built are valid; their messages went back to the queue with the connection.
@@ -119,6 +130,18 @@ def build_event_runs_sensor(
     return event_runs
 
 
+def for_executor(context: dg.SensorEvaluationContext, request: dg.RunRequest) -> dg.RunRequest:
+    """Without its `execution` config when the job's executor is not Dagster's default (the Kubernetes
+    code location runs every step as a pod with the k8s_job_executor, whose config has no `in_process`)."""
+    repository = context.repository_def
+    if repository is None or "execution" not in (request.run_config or {}):
+        return request
+    if repository.get_job(request.job_name).executor_def is dg.multi_or_in_process_executor:
+        return request
+    run_config = {k: v for k, v in request.run_config.items() if k != "execution"}
+    return request.with_replaced_attrs(run_config=run_config)
+
+
 def _handle(
     context: dg.SensorEvaluationContext,
     consumer: EventQueue,
@@ -130,8 +153,14 @@ def _handle(
     run_requests: list[dg.RunRequest],
 ) -> str:
     try:
-        envelope = parse_event(delivery.body)
-        if envelope.type != delivery.routing_key:
+        if delivery.routing_key == OBJECT_CREATED:
+            envelope = landed_event(delivery.body, landing_folders(specs), landing.access_key_id)
+            if envelope is None:
+                consumer.ack(delivery)
+                return "ignored (the platform's own write)"
+        else:
+            envelope = parse_event(delivery.body)
+        if envelope.type != delivery.routing_key and delivery.routing_key != OBJECT_CREATED:
             raise InvalidEvent(
                 f"event type {envelope.type!r} was published with routing key {delivery.routing_key!r}"
             )
@@ -140,14 +169,14 @@ def _handle(
             return "acknowledged"
         if envelope.id in requested:
             return "duplicate(s) left for the next tick"  # acknowledged once the first copy's run exists
-        run_request = run_request_for(envelope, specs, landing)
+        run_request = for_executor(context, run_request_for(envelope, specs, landing))
     except InvalidEvent as exc:
         context.log.warning(f"dead-lettering message {delivery.message_id}: {exc.reason}")
         consumer.dead_letter(delivery, exc.reason)
         return "dead-lettered"
-    except BrokerUnavailable:
-        raise
     except Exception as exc:  # noqa: BLE001 - e.g. the landing store is down: not the message's fault
+        if isinstance(exc, ServiceUnavailable) and exc.service == "rabbitmq":
+            raise  # the tick ends; unacknowledged messages return to the queue
         context.log.error(f"message {delivery.message_id} left on the queue: {type(exc).__name__}: {exc}")
         return f"left on the queue after {type(exc).__name__}"
     tries = requested_before.get(envelope.id, 0) + 1

@@ -13,10 +13,12 @@ import uuid
 
 import dagster as dg
 
-from assets.models import TRACE_TAG
-from events.bus import BrokerUnavailable
 from events.envelope import Envelope, RunFailed, make_event
+from events.tags import TRACE_TAG
+from pipelines.keys import RUN_FAILURE_SENSOR, pipeline_of_job
+from pipelines.spec import PipelineSpec
 from resources.events import EventBus
+from resources.unavailable import ServiceUnavailable
 
 MAX_FAILURES_PER_TICK = 20
 EVENT_NAMESPACE = uuid.UUID("5f0c7d0e-7a39-4c55-9d0e-0e8f4a9f6a11")
@@ -44,14 +46,15 @@ def _failure_message(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
 
 
 def _run_failed(
-    instance: dg.DagsterInstance, run: dg.DagsterRun, pipelines: list[str], source: str
+    instance: dg.DagsterInstance, run: dg.DagsterRun, specs: dict[str, PipelineSpec], source: str
 ) -> Envelope:
-    # Longest match: air_quality_landing_train belongs to air_quality_landing, not air_quality.
-    pipeline = max((p for p in pipelines if run.job_name.startswith(f"{p}_")), key=len, default=None)
     envelope = make_event(
         "run.failed",
         RunFailed(
-            run_id=run.run_id, job=run.job_name, pipeline=pipeline, error=_failure_message(instance, run)
+            run_id=run.run_id,
+            job=run.job_name,
+            pipeline=pipeline_of_job(run.job_name, specs),
+            error=_failure_message(instance, run),
         ),
         source=source,
         trace_id=run.tags.get(TRACE_TAG),
@@ -60,15 +63,15 @@ def _run_failed(
 
 
 def build_run_failure_sensor(
-    pipelines: list[str], default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED
+    specs: dict[str, PipelineSpec], default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED
 ) -> dg.SensorDefinition:
     @dg.sensor(
-        name="run_failure_events",
+        name=RUN_FAILURE_SENSOR,
         minimum_interval_seconds=5,
         default_status=default_status,
         description="Publishes run.failed for every failed run (trace id taken from the run's tags).",
     )
-    def run_failure_events(context: dg.SensorEvaluationContext, events: EventBus):
+    def run_failure_events(context: dg.SensorEvaluationContext, events: dg.ResourceParam[EventBus]):
         instance = context.instance
         if context.cursor is None:
             # Start from now: failures from before the sensor was switched on are history, not news.
@@ -88,8 +91,8 @@ def build_run_failure_sensor(
             run = instance.get_run_by_id(page.records[0].run_id)
             if run is not None:
                 try:
-                    events.send(_run_failed(instance, run, pipelines, events.source))
-                except BrokerUnavailable as exc:
+                    events.send(_run_failed(instance, run, specs, events.source))
+                except ServiceUnavailable as exc:
                     return dg.SensorResult(
                         cursor=json.dumps({"after": cursor}),
                         skip_reason=f"broker unavailable, {published} announced: {exc}",

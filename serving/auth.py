@@ -24,7 +24,6 @@ from pydantic import BaseModel, Field, ValidationError
 from serving.problems import Problem
 
 Scope = Literal["predict", "admin"]
-SCOPES: tuple[Scope, ...] = ("predict", "admin")
 IMPLIED: dict[str, set[str]] = {"admin": {"admin", "predict"}, "predict": {"predict"}}
 HEADER = "X-API-Key"
 

@@ -2,7 +2,7 @@
 
 One runner per pipeline task takes whatever requests are waiting (waiting up to `max_wait` for company
 when the model is idle), stacks their rows, predicts once and hands each request its slice. A batch the
-champion predicts in a millisecond or two (compiled trees) is predicted right on the event loop: a hop
+champion predicts quickly (small enough for its compiled trees) is predicted right on the event loop: a hop
 to a worker thread would cost more than it saves, since the GIL lets only one of them run anyway. Larger
 batches go to a worker thread, and while one is predicted the next gathers, so the batch size follows
 the load."""
@@ -60,7 +60,7 @@ class MicroBatcher:
         return await done
 
     async def _call(self, pipeline: str, task: str, x: np.ndarray) -> tuple[Champion, dict[str, np.ndarray]]:
-        """One model call: right here when the champion predicts these rows in a millisecond or two, in a
+        """One model call: right here when the champion predicts these rows with its compiled trees, in a
         worker thread otherwise."""
         champion = self.champion_for(pipeline, task)
         if champion is None:

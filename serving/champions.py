@@ -22,11 +22,13 @@ import numpy as np
 import pandas as pd
 from pika.exceptions import AMQPError
 
-from events.bus import BrokerUnavailable, connect, declare_exchanges
+from events.bus import connect, declare_exchanges
 from events.envelope import InvalidEvent, ModelPromoted, parse_event
+from pipelines.keys import PipelineKeys
 from pipelines.models import ExceedanceModel, ForecastModel
 from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
-from resources.mlflow_registry import MlflowRegistry, MlflowUnavailable, unreachable
+from resources.mlflow_registry import MlflowRegistry
+from resources.unavailable import ServiceUnavailable
 from serving.fast_trees import SMALL_BATCH, CompiledTrees, compile_pipelines
 from serving.observability import MODEL_LOAD_SECONDS, MODEL_LOADS, MODEL_VERSION
 
@@ -80,7 +82,7 @@ class Champion:
         return self.model.predict_columns(x, predict_proba)
 
     def quick(self, rows: int) -> bool:
-        """Whether `rows` rows take the compiled trees (about a millisecond for a few rows)."""
+        """Whether `rows` rows take the compiled trees (small batches of a model that has them)."""
         return rows <= SMALL_BATCH and self.compiled is not None
 
     def _frame(self, x: np.ndarray) -> pd.DataFrame:
@@ -158,7 +160,7 @@ class ChampionStore:
                     message = f"{type(exc).__name__}: {str(exc)[:300]}"
                     self.health.load_errors[".".join(key)] = message
                     MODEL_LOADS.labels(*key, "failed").inc()
-                    if isinstance(exc, MlflowUnavailable) or unreachable(exc):
+                    if isinstance(exc, ServiceUnavailable):
                         mlflow_error = message
                     log.warning("could not refresh %s.%s: %s", *key, message)
                     continue
@@ -172,14 +174,14 @@ class ChampionStore:
     def _refresh_one(self, pipeline: str, task_name: str) -> Champion | None:
         spec = self.specs[pipeline]
         task = spec.task(task_name)
-        name = spec.registered_model_name(task)
+        name = PipelineKeys(spec).model_name(task)
         alias = self.registry.champion(name)
         current = self._champions.get((pipeline, task_name))
         if alias is None or (current is not None and current.version == str(alias.version)):
             return None
         began = time.perf_counter()
         model = self.registry.load_python_model(f"models:/{name}/{alias.version}")
-        run = self.registry.client().get_run(alias.run_id)
+        run = self.registry.get_run(alias.run_id)
         champion = Champion(
             pipeline=pipeline,
             task=task_name,
@@ -274,7 +276,7 @@ class PromotionListener:
                 finally:
                     if connection.is_open:
                         connection.close()
-            except (AMQPError, BrokerUnavailable, OSError) as exc:
+            except (AMQPError, ServiceUnavailable, OSError) as exc:
                 health.broker_connected = False
                 health.broker_error = f"{type(exc).__name__}: {str(exc)[:200] or repr(exc)}"
                 log.warning(

@@ -18,6 +18,11 @@ class ServingSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    root_path: str = Field(
+        "",
+        description="The public path prefix when served behind a proxy that strips it (`/api` behind the "
+        "platform's nginx), so /docs finds the OpenAPI document; routes answer with and without it.",
+    )
     workers: int = Field(
         default_factory=lambda: min(len(os.sched_getaffinity(0)), 4),
         ge=1,

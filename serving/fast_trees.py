@@ -1,9 +1,8 @@
 """Small batches through gradient-boosted trees without scikit-learn's per-tree overhead.
 
 `HistGradientBoosting*.predict` walks its trees one at a time (a Python loop of Cython calls with input
-checks around it): about 2.5 ms for one row of one of this project's ensembles however few rows there
-are, and a forecast model holds four (a point and a difficulty model per target). A micro-batch of a few
-rows spends almost all its time there. `CompiledTrees` packs every tree of every ensemble of a model into
+checks around it), a fixed cost however few rows there are, and a forecast model holds four ensembles (a
+point and a difficulty model per target). A micro-batch of a few rows spends almost all its time there. `CompiledTrees` packs every tree of every ensemble of a model into
 flat arrays and walks them all, for all rows, at once with NumPy, one step per tree level: the same
 comparisons (`x <= threshold`, missing values to the side the tree learnt), the same leaf values, the
 same baselines and links. One walk for the whole model keeps the NumPy calls per batch to a few per tree

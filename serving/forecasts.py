@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from pipelines.features import current_value_column, expand_horizons
+from pipelines.keys import PipelineKeys
 from pipelines.spec import PipelineSpec, RegressionTask
-from resources.lake import LATEST, Lake
+from resources.lake_store import LATEST, Lake
 from serving.champions import Champion
 from serving.problems import Problem
 
@@ -35,7 +36,7 @@ class LakeViews:
         self._cache: dict[tuple[str, str], tuple[float, str, Latest]] = {}
         self._lock = threading.Lock()
 
-    def _pointer(self, key: list[str]) -> str | None:
+    def _pointer(self, key: tuple[str, ...]) -> str | None:
         try:
             return (self.lake.folder(key) / LATEST).read_text().strip()
         except FileNotFoundError:
@@ -47,7 +48,8 @@ class LakeViews:
             cached = self._cache.get(cache_key)
             if cached and time.monotonic() - cached[0] < self.ttl:
                 return cached[2]
-            feature_key, output_key = [spec.name, "features"], [spec.name, task.output_asset]
+            keys = PipelineKeys(spec)
+            feature_key, output_key = keys.features, keys.output(task)
             stamp = f"{self._pointer(feature_key)}|{self._pointer(output_key)}"
             if cached and cached[1] == stamp:
                 self._cache[cache_key] = (time.monotonic(), stamp, cached[2])

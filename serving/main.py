@@ -57,7 +57,7 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
         app.state.platform = platform
         await platform.start()
         # What start-up allocated (models, specs, libraries) lives as long as the process: keep it out of
-        # the collector's full passes, which otherwise stall every request for a quarter second.
+        # the collector's full passes, which would otherwise walk it all and stall requests meanwhile.
         gc.collect()
         gc.freeze()
         try:
@@ -72,6 +72,7 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         max_body_size=serving.max_body_bytes,
+        root_path=serving.root_path,
     )
     app.pipelines = sorted(load_specs(get_settings().specs_dir or SPECS_DIR))
     problems.install(app)

@@ -8,18 +8,17 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-import dagster as dg
 import httpx
 
-from events.bus import BrokerUnavailable
 from events.envelope import make_event
 from pipelines.spec import SPECS_DIR, PipelineSpec, load_specs
-from resources.definitions import build_resources
+from resources.clients import clients_from_settings
 from resources.events import EventBus, RabbitEventBus
-from resources.lake import Lake
+from resources.lake_store import Lake
 from resources.mlflow_registry import MlflowRegistry
 from resources.object_store import ObjectStore
 from resources.settings import PlatformSettings
+from resources.unavailable import ServiceUnavailable
 from serving.auth import KeyRing
 from serving.batching import MicroBatcher
 from serving.champions import ChampionStore, PromotionListener
@@ -28,6 +27,7 @@ from serving.forecasts import LakeViews
 from serving.store import Store
 
 log = logging.getLogger("mlops.api")
+SOURCE = "mlops-platform/api"  # the publisher named in the events the API sends
 
 
 @dataclass
@@ -49,13 +49,10 @@ class Platform:
 
     @classmethod
     def build(cls, settings: PlatformSettings, serving: ServingSettings) -> Platform:
-        resources = build_resources(settings)
-        registry: MlflowRegistry = resources["mlflow_registry"]
-        registry.setup_for_execution(dg.build_init_resource_context())  # short MLflow client retries
-        lake_store: ObjectStore = resources["lake"].process_config_and_initialize()
+        clients = clients_from_settings(settings, source=SOURCE)
         specs = load_specs(settings.specs_dir or SPECS_DIR)
-        champions = ChampionStore(specs, registry, serving.refresh_seconds)
-        events: EventBus = resources["events"]
+        champions = ChampionStore(specs, clients.registry, serving.refresh_seconds)
+        events = clients.events
         listener = (
             PromotionListener(events.url, events.exchange, champions)
             if isinstance(events, RabbitEventBus)
@@ -65,9 +62,9 @@ class Platform:
             settings=settings,
             serving=serving,
             specs=specs,
-            registry=registry,
-            lake_views=LakeViews(Lake(lake_store.root())),
-            landing=resources["landing"].process_config_and_initialize(),
+            registry=clients.registry,
+            lake_views=LakeViews(Lake(clients.lake.root())),
+            landing=clients.landing,
             events=events,
             store=Store(serving.db_url()),
             keys=KeyRing(serving.keys_path()),
@@ -88,7 +85,7 @@ class Platform:
         ).model_copy(update={"id": row["event_id"]})
         try:
             self.events.send(envelope)
-        except BrokerUnavailable:
+        except ServiceUnavailable:
             return False
         self.store.mark_published(row["event_id"])
         return True
@@ -122,5 +119,6 @@ class Platform:
             await asyncio.to_thread(self.listener.stop)
         await asyncio.to_thread(self.champions.stop)
         await self.dagster.aclose()
+        await asyncio.to_thread(self.events.close)
         with contextlib.suppress(Exception):
             self.store.close()

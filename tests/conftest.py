@@ -11,8 +11,11 @@ import os
 import socket
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 from tests.throwaway import RUN_PREFIX, broker_leftovers, handed_out
@@ -64,3 +67,33 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     yield tmp_path / "data"
     get_settings.cache_clear()
+
+
+@dataclass(frozen=True)
+class TrainedForecast:
+    """The air_quality forecast task's ridge candidate trained on 20 simulated days of 2 stations."""
+
+    training_set: pd.DataFrame
+    candidates: list
+    model: Any
+    report: Any
+
+
+@pytest.fixture(scope="session")
+def ridge_forecast() -> TrainedForecast:
+    from pipelines.cleaning import clean_readings
+    from pipelines.features import build_features
+    from pipelines.models import train_forecast_model
+    from pipelines.simulator import simulate_readings, station_ids
+    from pipelines.spec import load_specs
+    from pipelines.training_set import build_training_set
+
+    spec = load_specs()["air_quality"]
+    task = spec.task("forecast")
+    start = pd.Timestamp("2024-03-01", tz="UTC")
+    raw = simulate_readings(station_ids(2), start, start + pd.Timedelta(days=20), seed=9)
+    features = build_features(clean_readings(raw, spec, start, start + pd.Timedelta(days=20)), spec)
+    training_set = build_training_set(features, spec)
+    candidates = [c for c in task.candidates if c.algorithm == "ridge"]
+    model, report = train_forecast_model(training_set, spec, task, candidates)
+    return TrainedForecast(training_set, candidates, model, report)

@@ -99,3 +99,9 @@ def free_port_block(size: int, host: str = "127.0.0.1") -> int:
             continue
         return base
     raise RuntimeError(f"no block of {size} free ports found below {ephemeral}")
+
+
+def throwaway_ports() -> dict[str, str]:
+    """Free ports for nginx and the app in a throwaway stack."""
+    names = ("NGINX_HTTPS_PORT", "NGINX_HTTP_PORT", "NGINX_S3_PORT", "NGINX_STATUS_PORT", "APP_PORT")
+    return {name: str(free_port_block(1)) for name in names}

@@ -8,10 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
 
-from events.bus import BrokerUnavailable
 from events.envelope import DatasetLanded, Envelope, TrainingRequested
 from pipelines.models import requested_candidate
 from pipelines.spec import FilesSource, PipelineSpec
+from resources.unavailable import ServiceUnavailable
 from serving.auth import Caller
 from serving.config import get_serving_settings
 from serving.deps import Admin, JsonBody, PlatformDep, SpecDep, resolve_task
@@ -39,7 +39,7 @@ async def announce(
         envelope: Envelope = await asyncio.to_thread(
             platform.events.publish, kind, payload.model_dump(mode="json"), trace_id
         )
-    except BrokerUnavailable as exc:
+    except ServiceUnavailable as exc:
         raise unavailable(
             f"the event broker is unreachable, nothing was started: {exc}",
             platform.serving.retry_after_seconds,

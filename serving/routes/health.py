@@ -7,8 +7,9 @@ import asyncio
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from events.bus import BrokerUnavailable, connect
+from events.bus import connect
 from resources.events import RabbitEventBus
+from resources.unavailable import ServiceUnavailable
 from serving.deps import PlatformDep
 from serving.observability import metrics_registry
 
@@ -24,7 +25,7 @@ def _broker_reachable(url: str) -> str | None:
     try:
         connect(url, timeout=2.0).close()
         return None
-    except BrokerUnavailable as exc:
+    except ServiceUnavailable as exc:
         return str(exc)
 
 

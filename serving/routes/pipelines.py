@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from events.tags import CODE_VERSION_TAG, DATA_VERSION_PREFIX, PROMOTED_AT_TAG
+from pipelines.keys import PipelineKeys
 from pipelines.spec import FilesSource, PipelineSpec
 from serving.deps import PlatformDep, Predictor, SpecDep
 from serving.platform import Platform
@@ -19,7 +21,7 @@ def task_models(platform: Platform, spec: PipelineSpec) -> list[TaskModel]:
         base = TaskModel(
             name=task.name,
             kind=task.kind,
-            model=spec.registered_model_name(task),
+            model=PipelineKeys(spec).model_name(task),
             champion_version=None,
             load_error=platform.champions.health.load_errors.get(f"{spec.name}.{task.name}"),
         )
@@ -32,12 +34,12 @@ def task_models(platform: Platform, spec: PipelineSpec) -> list[TaskModel]:
                     "outputs": list(champion.outputs),
                     "metrics": champion.metrics,
                     "data_versions": {
-                        k.removeprefix("data_version."): v
+                        k.removeprefix(DATA_VERSION_PREFIX): v
                         for k, v in champion.tags.items()
-                        if k.startswith("data_version.")
+                        if k.startswith(DATA_VERSION_PREFIX)
                     },
-                    "code_version": champion.tags.get("code_version"),
-                    "promoted_at": champion.tags.get("promoted_at"),
+                    "code_version": champion.tags.get(CODE_VERSION_TAG),
+                    "promoted_at": champion.tags.get(PROMOTED_AT_TAG),
                     "mlflow_run_id": champion.run_id,
                     "mlflow_run_url": champion.run_url,
                 }

@@ -8,8 +8,8 @@ from typing import Annotated
 import httpx
 from fastapi import APIRouter, Path
 
+from events.tags import EVENT_ID_TAG
 from resources.events import RabbitEventBus
-from sensors.event_requests import EVENT_ID_TAG
 from serving.deps import PlatformDep, Predictor
 from serving.problems import Problem, unavailable
 from serving.schemas import TaskStatus

@@ -1,61 +1,82 @@
-"""The code location loads, and every pipeline spec becomes the same asset graph."""
+"""The code location loads quietly, and every pipeline spec becomes the same asset graph."""
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
 
 import dagster as dg
 
-from definitions import defs
+from definitions import build_definitions
+from pipelines.keys import PipelineKeys
+from pipelines.spec import load_specs
 
-STAGES = [
-    "raw",
-    "clean",
-    "features",
-    "training_set",
-    "forecast_model",
-    "forecast_evaluation",
-    "forecast_champion",
-    "forecasts",
-    "exceedance_model",
-    "exceedance_evaluation",
-    "exceedance_champion",
-    "exceedance_risk",
-]
+SPECS = load_specs()
+defs = build_definitions()
+
+
+def _stages(keys: PipelineKeys) -> list[tuple[str, ...]]:
+    tasks = keys.spec.tasks
+    chains = [(keys.model(t), keys.evaluation(t), keys.champion(t), keys.output(t)) for t in tasks]
+    return [keys.raw, keys.clean, keys.features, keys.training_set, *(k for chain in chains for k in chain)]
 
 
 def test_every_spec_gets_the_full_graph_with_groups_and_owners():
     graph = defs.resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    for pipeline in ("air_quality", "air_quality_landing"):
-        assert {f"{pipeline}/{stage}" for stage in STAGES} <= keys
-        node = graph.get(dg.AssetKey([pipeline, "forecasts"]))
-        assert node.group_name == pipeline
+    for spec in SPECS.values():
+        keys = PipelineKeys(spec)
+        assert {dg.AssetKey(path) for path in _stages(keys)} <= set(graph.get_all_asset_keys())
+        node = graph.get(dg.AssetKey(keys.outputs[0]))
+        assert node.group_name == spec.name
         assert node.owners
-        assert graph.get(dg.AssetKey([pipeline, "raw"])).partitions_def is not None
+        assert graph.get(dg.AssetKey(keys.raw)).partitions_def is not None
 
 
 def test_one_feature_asset_feeds_both_models():
-    graph = defs.resolve_asset_graph()
-    children = graph.get(dg.AssetKey(["air_quality", "training_set"])).child_keys
-    assert {k.path[-1] for k in children} == {
-        "forecast_model",
-        "exceedance_model",
-        "forecast_evaluation",
-        "exceedance_evaluation",
-    }
+    spec = SPECS["air_quality"]
+    keys = PipelineKeys(spec)
+    children = defs.resolve_asset_graph().get(dg.AssetKey(keys.training_set)).child_keys
+    assert children == {dg.AssetKey(p) for t in spec.tasks for p in (keys.model(t), keys.evaluation(t))}
 
 
 def test_promotion_gates_are_blocking_checks():
     graph = defs.resolve_asset_graph()
-    checks = {
-        (k.asset_key.to_user_string(), k.name): graph.get_check_spec(k).blocking
-        for k in graph.asset_check_keys
-    }
+    checks = {(k.asset_key, k.name): graph.get_check_spec(k).blocking for k in graph.asset_check_keys}
+    keys = PipelineKeys(SPECS["air_quality"])
     for gate in ("beats_baseline", "beats_champion", "calibrated"):
-        assert checks[("air_quality/forecast_evaluation", gate)] is True
+        assert checks[(dg.AssetKey(keys.evaluation(SPECS["air_quality"].task("forecast"))), gate)] is True
     for check in ("schema", "value_ranges", "row_count"):
-        assert checks[("air_quality/raw", check)] is True
+        assert checks[(dg.AssetKey(keys.raw), check)] is True
+
+
+def test_raw_and_outputs_carry_freshness_policies_shown_in_the_ui():
+    graph = defs.resolve_asset_graph()
+    for spec in SPECS.values():
+        keys = PipelineKeys(spec)
+        raw = graph.get(dg.AssetKey(keys.raw)).freshness_policy
+        assert isinstance(raw, dg.FreshnessPolicy) and raw.deadline_cron == "0 3 * * *"
+        for output in keys.outputs:
+            policy = graph.get(dg.AssetKey(output)).freshness_policy
+            assert policy.fail_window.to_timedelta() == timedelta(hours=spec.checks.freshness_hours)
+    assert not any(k.name.startswith("freshness") for k in graph.asset_check_keys)  # policies, not checks
 
 
 def test_jobs_and_schedules_exist_per_pipeline():
-    for pipeline in ("air_quality", "air_quality_landing"):
-        for job in ("ingest", "refresh", "train", "forecast"):
-            assert defs.resolve_job_def(f"{pipeline}_{job}")
-    assert defs.get_schedule_def("air_quality_ingest_schedule")
+    for spec in SPECS.values():
+        keys = PipelineKeys(spec)
+        for job in keys.jobs:
+            assert defs.resolve_job_def(job)
+        assert defs.resolve_schedule_def(keys.forecast_schedule)
+    assert defs.resolve_schedule_def(PipelineKeys(SPECS["air_quality"]).ingest_schedule)
+
+
+def test_loading_the_definitions_warns_of_nothing(tmp_path):
+    """No deprecation or supersession warning (e.g. superseded freshness checks) reaches the user."""
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import definitions; definitions.defs()"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLOPS_DATA_DIR": str(tmp_path)},
+        check=True,
+    )
+    assert "Warning" not in done.stderr, done.stderr

@@ -18,7 +18,6 @@ def _gate(passed: bool) -> CheckOutcome:
         name="beats_champion",
         passed=passed,
         blocking=True,
-        severity="ERROR",
         description="MAE 3.1, champion 2.9 (margin 0%)",
     )
 

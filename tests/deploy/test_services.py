@@ -21,7 +21,14 @@ def test_each_profile_runs_its_services_in_start_order(env: dict[str, str], tmp_
     local = service_table("local", env, tmp_path / "state")
     services = service_table("services", env, tmp_path / "state")
     assert [s.name for s in local] == ["mlflow", "dagster-webserver", "dagster-daemon", "api"]
-    assert [s.name for s in services] == ["s3", "mlflow", "dagster-webserver", "dagster-daemon", "api"]
+    assert [s.name for s in services] == [
+        "s3",
+        "mlflow",
+        "dagster-webserver",
+        "dagster-daemon",
+        "api",
+        "nginx",
+    ]
     needs = {s.name: s.needs for s in services}
     assert needs["mlflow"] == ("s3",) and needs["api"] == ("mlflow",)
     assert all(not s.needs for s in local)
@@ -33,6 +40,22 @@ def test_each_profile_runs_its_services_in_start_order(env: dict[str, str], tmp_
         str(tmp_path / "state" / "dagster_home")
     }
     assert not (tmp_path / "dagster").exists()  # building the table starts and prepares nothing
+
+
+def test_behind_nginx_dagster_and_the_api_are_told_their_public_prefixes(env: dict[str, str], tmp_path: Path):
+    local = {s.name: s for s in service_table("local", env, tmp_path / "state")}
+    services = {s.name: s for s in service_table("services", env, tmp_path / "state")}
+    dagster = f"http://{env['STACK_HOST']}:{env['DAGSTER_PORT']}"
+
+    assert services["dagster-webserver"].command[-2:] == ["--path-prefix", "/dagster"]
+    assert services["dagster-webserver"].url == f"{dagster}/dagster"
+    assert services["api"].env["MLOPS_API_DAGSTER_URL"] == f"{dagster}/dagster"
+    assert services["api"].env["MLOPS_API_ROOT_PATH"] == "/api"
+    # Without nginx in front everything stays at the root.
+    assert "--path-prefix" not in local["dagster-webserver"].command
+    assert local["api"].env["MLOPS_API_DAGSTER_URL"] == dagster
+    assert "MLOPS_API_ROOT_PATH" not in local["api"].env
+    assert not (tmp_path / "state" / "nginx").exists()  # nginx's files are made when it starts
 
 
 def test_a_new_service_is_one_builder_and_one_table_entry(

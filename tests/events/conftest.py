@@ -15,6 +15,9 @@ import pytest
 
 from events.bus import connect
 from events.queue import REASON_HEADER, dead_letter_queue
+from pipelines.keys import EVENT_RUNS_SENSOR
+from resources.clients import PlatformClients
+from resources.events import EventBus
 from tests.conftest import port_open, require
 from tests.throwaway import delete_throwaway_exchange, throwaway_exchange
 
@@ -39,7 +42,7 @@ def exchange(broker_url: str) -> Iterator[str]:
 class Platform:
     defs: dg.Definitions
     instance: dg.DagsterInstance
-    resources: dict
+    clients: PlatformClients
     url: str
     exchange: str
     data_dir: Path
@@ -47,14 +50,14 @@ class Platform:
     def tick(
         self,
         cursor: str | None = None,
-        sensor: str = "event_runs",
-        events: dg.ConfigurableResource | None = None,
+        sensor: str = EVENT_RUNS_SENSOR,
+        events: EventBus | None = None,
     ) -> dg.SensorExecutionData:
         """One sensor evaluation, as the daemon would run it (`events` replaces the platform's bus)."""
         with dg.build_sensor_context(
             instance=self.instance,
             cursor=cursor,
-            resources={"events": events or self.resources["events"], "landing": self.resources["landing"]},
+            resources={"events": events or self.clients.events, "landing": self.clients.landing},
             definitions=self.defs,
         ) as context:
             return self.defs.resolve_sensor_def(sensor).evaluate_tick(context)
@@ -79,7 +82,7 @@ def platform(
     # often. test_a_tick_on_an_empty_queue_waits_for_a_message covers the production wait.
     monkeypatch.setenv("MLOPS_EVENTS_CONSUME_WAIT_SECONDS", "0.2")
     from definitions import build_definitions
-    from resources.definitions import build_resources
+    from resources.clients import clients_from_settings
     from resources.settings import get_settings
 
     get_settings.cache_clear()
@@ -89,7 +92,7 @@ def platform(
         yield Platform(
             defs=build_definitions(),
             instance=instance,
-            resources=build_resources(settings),
+            clients=clients_from_settings(settings),
             url=broker_url,
             exchange=exchange,
             data_dir=data_dir,

@@ -19,7 +19,8 @@ import yaml
 from deploy.env import load_env
 from deploy.postgres import ensure_database
 from deploy.supervisor import stop_groups
-from events.bus import BrokerUnavailable, connect
+from events.bus import connect
+from resources.unavailable import ServiceUnavailable
 from tests.throwaway import drop_databases
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,7 +104,7 @@ class DaemonProcess:
                 finally:
                     if connection.is_open:
                         connection.close()
-            except BrokerUnavailable:
+            except ServiceUnavailable:
                 pass
             time.sleep(1.0)
         raise TimeoutError(f"the event sensor never declared {queue}: {self.tail()}")

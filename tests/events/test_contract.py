@@ -7,6 +7,7 @@ import json
 import pytest
 
 from events.envelope import InvalidEvent, TrainingRequested, make_event, parse_event
+from pipelines.keys import PipelineKeys
 from pipelines.spec import load_specs
 from sensors.event_requests import training_run_config
 
@@ -67,7 +68,5 @@ def test_a_valid_training_request_becomes_the_model_assets_config():
     config = training_run_config(
         spec, TrainingRequested(pipeline="air_quality", algorithm="ridge", params={"alpha": 2.0})
     )
-    assert config == {
-        "ops": {"air_quality__forecast_model": {"config": {"algorithm": "ridge", "params": {"alpha": 2.0}}}}
-    }
+    assert config == PipelineKeys(spec).model_config(spec.task("forecast"), "ridge", {"alpha": 2.0})
     assert training_run_config(spec, TrainingRequested(pipeline="air_quality")) == {}

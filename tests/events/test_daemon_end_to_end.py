@@ -9,13 +9,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.models import TRACE_TAG
 from events.bus import EventPublisher
 from events.envelope import make_event
+from events.tags import EVENT_ID_TAG, PROMOTED_BY_RUN_TAG, TRACE_TAG, partition_range_tags
+from pipelines.keys import PipelineKeys
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import load_specs
-from sensors.event_requests import EVENT_ID_TAG
 from sensors.event_runs import consumer_queue
 from tests.events.conftest import Subscriber, queue_depth
 from tests.events.daemon import DaemonProcess
@@ -48,16 +48,17 @@ def test_published_landing_file_is_ingested_retrained_and_promoted_by_the_daemon
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    from resources.definitions import build_resources
+    from resources.clients import clients_from_settings
     from resources.settings import get_settings
 
     get_settings.cache_clear()
-    resources = build_resources(get_settings())
-    landing = resources["landing"]
-    folder = landing.path(LANDING)
+    clients = clients_from_settings(get_settings())
+    spec = load_specs()[LANDING]
+    keys = PipelineKeys(spec)
+    folder = clients.landing.path(LANDING)
     folder.mkdir(parents=True, exist_ok=True)
     readings = simulate_readings(["site_1", "site_2", "site_3"], "2024-01-01", "2024-03-01", seed=11)
-    (folder / "stations_2024q1.csv").write_bytes(format_source_file(readings, load_specs()[LANDING]))
+    (folder / "stations_2024q1.csv").write_bytes(format_source_file(readings, spec))
 
     subscriber = Subscriber(broker_url, exchange, ["model.promoted", "dataset.materialized", "run.failed"])
     daemon = DaemonProcess(tmp_path / "dagster", env).start()
@@ -65,7 +66,7 @@ def test_published_landing_file_is_ingested_retrained_and_promoted_by_the_daemon
         daemon.wait_for_queue(broker_url, consumer_queue(exchange))
         envelope = make_event(
             "dataset.landed",
-            {"pipeline": LANDING, "uri": f"{landing.root()}/{LANDING}/stations_2024q1.csv"},
+            {"pipeline": LANDING, "uri": f"{clients.landing.root()}/{LANDING}/stations_2024q1.csv"},
             source="tests",
             trace_id="trace-e2e",
         )
@@ -80,19 +81,18 @@ def test_published_landing_file_is_ingested_retrained_and_promoted_by_the_daemon
             return runs[0] if runs else None
 
         run = wait_for("the run to start", the_run, 90, daemon)
-        assert run.job_name == f"{LANDING}_refresh"
+        assert run.job_name == keys.refresh_job
         assert run.tags[TRACE_TAG] == "trace-e2e"
-        assert run.tags["dagster/asset_partition_range_start"] == "2024-01-01"
-        assert run.tags["dagster/asset_partition_range_end"] == "2024-02-29"
+        assert partition_range_tags("2024-01-01", "2024-02-29").items() <= run.tags.items()
         run = wait_for(
             "the run to finish", lambda: (r := the_run()) and r.status in FINISHED and r, 480, daemon
         )
         assert run.status == dg.DagsterRunStatus.SUCCESS, daemon.tail()
         assert queue_depth(broker_url, consumer_queue(exchange)) == 0
 
-        champion = resources["mlflow_registry"].champion(f"{LANDING}.forecast")
+        champion = clients.registry.champion(keys.model_name(spec.task("forecast")))
         assert champion is not None
-        assert champion.tags["promoted_by_run"] == run.run_id
+        assert champion.tags[PROMOTED_BY_RUN_TAG] == run.run_id
         received = subscriber.received()
         promoted = [
             e for e in received if e["type"] == "model.promoted" and e["payload"]["task"] == "forecast"
@@ -103,10 +103,7 @@ def test_published_landing_file_is_ingested_retrained_and_promoted_by_the_daemon
         materialized = {
             e["payload"]["asset"]: e["trace_id"] for e in received if e["type"] == "dataset.materialized"
         }
-        assert materialized == {
-            f"{LANDING}/forecasts": "trace-e2e",
-            f"{LANDING}/exceedance_risk": "trace-e2e",
-        }
+        assert materialized == {"/".join(path): "trace-e2e" for path in keys.outputs}
         assert not [e for e in received if e["type"] == "run.failed"]
     finally:
         daemon.stop()

@@ -10,12 +10,13 @@ import time
 import dagster as dg
 import pytest
 
-from assets.models import TRACE_TAG
 from cli.main import main as mlops
 from events.bus import EventPublisher
 from events.envelope import make_event
+from events.tags import EVENT_ID_TAG, EVENT_TYPE_TAG, TRACE_TAG, partition_range_tags
+from pipelines.keys import EVENT_RUNS_SENSOR, PipelineKeys, op_name
+from pipelines.spec import load_specs
 from resources.events import RabbitEventBus
-from sensors.event_requests import EVENT_ID_TAG, EVENT_TYPE_TAG
 from sensors.event_runs import MAX_REQUESTS_PER_MESSAGE, consumer_queue
 from tests.conftest import port_open
 from tests.events.conftest import Platform, drain_dead_letters, publish_raw, queue_depth
@@ -23,13 +24,14 @@ from tests.events.conftest import Platform, drain_dead_letters, publish_raw, que
 pytestmark = pytest.mark.broker
 
 LANDING = "air_quality_landing"
+SPECS = load_specs()
 
 
 def land_file(platform: Platform, start: str, end: str) -> str:
     """A simulated field-device export in the landing area; returns its URI."""
     assert mlops(["land-sample", LANDING, "--start", start, "--end", end]) == 0
     name = f"sample_{start}_{end}.csv"
-    return f"{platform.resources['landing'].root()}/{LANDING}/{name}"
+    return f"{platform.clients.landing.root()}/{LANDING}/{name}"
 
 
 def publish(platform: Platform, event_type: str, payload: dict, trace_id: str | None = None):
@@ -53,12 +55,10 @@ def test_landed_file_becomes_a_refresh_run_over_its_days_acknowledged_once_the_r
     assert len(first.run_requests) == 1
     request = first.run_requests[0]
     assert request.run_key == envelope.id
-    assert request.job_name == f"{LANDING}_refresh"
-    assert request.run_config["ops"] == {
-        f"{LANDING}__raw": {"config": {"files": ["sample_2024-01-01_2024-01-10.csv"]}}
-    }
-    assert request.tags["dagster/asset_partition_range_start"] == "2024-01-01"
-    assert request.tags["dagster/asset_partition_range_end"] == "2024-01-10"
+    keys = PipelineKeys(SPECS[LANDING])
+    assert request.job_name == keys.refresh_job
+    assert request.run_config["ops"] == keys.raw_config(["sample_2024-01-01_2024-01-10.csv"])["ops"]
+    assert partition_range_tags("2024-01-01", "2024-01-10").items() <= request.tags.items()
     assert request.tags[TRACE_TAG] == "trace-landed"
     assert request.tags[EVENT_ID_TAG] == envelope.id
     assert request.tags[EVENT_TYPE_TAG] == "dataset.landed"
@@ -77,7 +77,7 @@ def test_landed_file_becomes_a_refresh_run_over_its_days_acknowledged_once_the_r
 def test_a_tick_on_an_empty_queue_waits_for_a_message_and_returns_as_it_arrives(platform):
     uri = land_file(platform, "2024-01-01", "2024-01-03")
     platform.tick()
-    waiting = RabbitEventBus(url=platform.url, exchange=platform.exchange, consume_wait_seconds=4.0)
+    waiting = RabbitEventBus(platform.url, "tests", platform.exchange, consume_wait_seconds=4.0)
     published = []
     timer = threading.Timer(
         1.0, lambda: published.append(publish(platform, "dataset.landed", {"pipeline": LANDING, "uri": uri}))
@@ -94,7 +94,7 @@ def test_a_tick_on_an_empty_queue_waits_for_a_message_and_returns_as_it_arrives(
 
     platform.submit(result.run_requests[0])
     # Acknowledging a message whose run exists does not end the wait; only a run request or the wait does.
-    short = RabbitEventBus(url=platform.url, exchange=platform.exchange, consume_wait_seconds=1.0)
+    short = RabbitEventBus(platform.url, "tests", platform.exchange, consume_wait_seconds=1.0)
     began = time.monotonic()
     acknowledged = platform.tick(result.cursor, events=short)
     took = time.monotonic() - began
@@ -118,15 +118,14 @@ def test_training_request_becomes_a_train_run_with_the_requested_model_config(pl
     )
     [request] = platform.tick().run_requests
     assert request.run_key == envelope.id
-    assert request.job_name == "air_quality_train"
-    assert request.run_config["ops"] == {
-        "air_quality__exceedance_model": {
-            "config": {
-                "algorithm": "hist_gradient_boosting",
-                "params": {"max_iter": 40, "learning_rate": 0.1},
-            }
-        }
-    }
+    spec = SPECS["air_quality"]
+    assert request.job_name == PipelineKeys(spec).train_job
+    assert (
+        request.run_config["ops"]
+        == PipelineKeys(spec).model_config(
+            spec.task("exceedance"), "hist_gradient_boosting", {"max_iter": 40, "learning_rate": 0.1}
+        )["ops"]
+    )
     assert request.tags[TRACE_TAG] == "trace-train"
     assert dg.validate_run_config(platform.defs.resolve_job_def(request.job_name), request.run_config)
 
@@ -195,7 +194,7 @@ def test_each_invalid_message_is_dead_lettered_with_its_reason_and_the_sensor_go
                     "type": "dataset.landed",
                     "payload": {
                         "pipeline": LANDING,
-                        "uri": f"{platform.resources['landing'].root()}/{LANDING}/absent.csv",
+                        "uri": f"{platform.clients.landing.root()}/{LANDING}/absent.csv",
                     },
                 }
             ).encode(),
@@ -240,20 +239,20 @@ def test_broker_stopped_gives_a_skip_reason_and_the_messages_survive(platform):
 
 def test_without_a_broker_the_sensor_skips_and_says_why(data_dir):
     from definitions import build_definitions
-    from resources.definitions import build_resources
+    from resources.clients import clients_from_settings
     from resources.settings import get_settings
 
     defs = build_definitions()
-    resources = build_resources(get_settings())
+    clients = clients_from_settings(get_settings())
     with (
         dg.instance_for_test() as instance,
         dg.build_sensor_context(
             instance=instance,
-            resources={"events": resources["events"], "landing": resources["landing"]},
+            resources={"events": clients.events, "landing": clients.landing},
             definitions=defs,
         ) as context,
     ):
-        result = defs.resolve_sensor_def("event_runs").evaluate_tick(context)
+        result = defs.resolve_sensor_def(EVENT_RUNS_SENSOR).evaluate_tick(context)
     assert result.run_requests == []
     assert "no broker configured" in result.skip_message
 
@@ -292,4 +291,6 @@ def test_cli_publishes_an_event_the_sensor_turns_into_a_run(platform, capsys):
     [request] = platform.tick().run_requests
     assert request.run_key == printed["id"]
     assert request.tags[TRACE_TAG] == "trace-cli"
-    assert request.run_config["ops"]["air_quality__forecast_model"]["config"]["params"] == {"max_iter": 30}
+    spec = SPECS["air_quality"]
+    model_op = op_name(PipelineKeys(spec).model(spec.task("forecast")))
+    assert request.run_config["ops"][model_op]["config"]["params"] == {"max_iter": 30}

@@ -18,7 +18,6 @@ def test_shipped_specs_load_with_both_tasks():
     assert forecast.horizons == list(range(1, 25))
     assert spec.task("exceedance").target == "no2"
     assert spec.column("no2").sentinels == [-200]
-    assert spec.registered_model_name(forecast) == "air_quality.forecast"
 
 
 def _write(tmp_path: Path, name: str, mutate) -> Path:

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from upath import UPath
 
-from resources.lake import Lake, content_hash
+from resources.lake_store import Lake, content_hash
 
 
 def _readings() -> pd.DataFrame:

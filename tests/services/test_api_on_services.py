@@ -86,7 +86,7 @@ def test_an_uploaded_file_lands_in_s3_and_its_task_follows_the_dagster_run(servi
 
     status = wait_for("the upload's run to finish", finished, 240)
     assert status["status"] == "succeeded", status
-    assert status["run_url"].startswith(f"http://127.0.0.1:{services.env['DAGSTER_PORT']}/runs/")
+    assert status["run_url"].startswith(f"{services.dagster_url}/runs/")
     promoted = wait_for(
         "the API to serve the new pipeline's champion",
         lambda: api.get("/readyz").json()["models"]["air_quality_landing.forecast"]["version"],

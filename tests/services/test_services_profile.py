@@ -16,14 +16,21 @@ import pytest
 
 from assets.models import MLFLOW_RETRY
 from definitions import build_definitions
-from resources.definitions import build_resources
-from resources.lake import Lake
+from events.tags import CHAMPION, PROMOTED_AT_TAG, partition_range_tags
+from pipelines.keys import PipelineKeys
+from pipelines.spec import load_specs
+from resources.clients import clients_from_settings
+from resources.lake_store import Lake
+from resources.mlflow_registry import PromotionRefused
 from resources.object_store import ObjectStore
 from resources.settings import get_settings
-from tests.services.conftest import partition_range, step_errors
+from tests.services.conftest import step_errors
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
-MODELS = ("air_quality.forecast", "air_quality.exceedance")
+SPEC = load_specs()["air_quality"]
+KEYS = PipelineKeys(SPEC)
+MODELS = tuple(KEYS.model_name(task) for task in SPEC.tasks)
+FORECAST, EXCEEDANCE = MODELS
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -32,29 +39,27 @@ def test_whole_graph_lands_in_postgres_s3_and_the_mlflow_server(services, traine
     with services.instance() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert instance.get_run_by_id(trained.run_id).status == dg.DagsterRunStatus.SUCCESS
-        assert instance.get_latest_materialization_event(dg.AssetKey(["air_quality", "forecasts"]))
+        assert instance.get_latest_materialization_event(dg.AssetKey(KEYS.output(SPEC.task("forecast"))))
 
     with services.profile():
-        resources = build_resources(get_settings())
-        lake, registry = resources["lake"].process_config_and_initialize(), resources["mlflow_registry"]
+        clients = clients_from_settings(get_settings())
+        lake, registry = clients.lake, clients.registry
         assert lake.base_uri == f"s3://{services.env['MLOPS_LAKE_BUCKET']}"
-        raw = lake.path("air_quality", "raw")
+        raw = lake.path(*KEYS.raw)
         assert len([p for p in raw.iterdir() if p.name.startswith("2024-")]) == 60
         assert any(p.suffix == ".parquet" for p in (raw / "2024-01-15").iterdir())
-        forecasts = Lake(lake.root()).read(["air_quality", "forecasts"])
+        forecasts = Lake(lake.root()).read(KEYS.output(SPEC.task("forecast")))
 
         for name in MODELS:
             champion = registry.champion(name)
             assert champion is not None, f"{name} has no champion"
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}@champion",
+                artifact_uri=f"models:/{name}@{CHAMPION}",
                 dst_path=str(tmp_path / name),
                 tracking_uri=services.env["MLOPS_MLFLOW_TRACKING_URI"],
             )
             assert (Path(local) / "MLmodel").exists()
-        assert set(forecasts["model_version"].astype(str)) == {
-            str(registry.champion("air_quality.forecast").version)
-        }
+        assert set(forecasts["model_version"].astype(str)) == {str(registry.champion(FORECAST).version)}
 
     # The artifacts are objects in the MLflow bucket; the registry rows are in PostgreSQL.
     mlflow_bucket = ObjectStore(
@@ -83,11 +88,9 @@ def test_dagster_webserver_lists_the_assets_and_the_runs_over_graphql(services, 
     response.raise_for_status()
     data = response.json()["data"]
     keys = {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
+    forecast = SPEC.task("forecast")
     assert {
-        "air_quality/raw",
-        "air_quality/features",
-        "air_quality/forecast_champion",
-        "air_quality/forecasts",
+        "/".join(p) for p in (KEYS.raw, KEYS.features, KEYS.champion(forecast), KEYS.output(forecast))
     } <= keys
     runs = {run["runId"]: run["status"] for run in data["runsOrError"]["results"]}
     assert runs.get(trained.run_id) == "SUCCESS"  # the in-process run, read back from PostgreSQL
@@ -102,14 +105,14 @@ def test_dagster_webserver_lists_the_assets_and_the_runs_over_graphql(services, 
 def test_a_run_survives_the_s3_server_stopping_for_ten_seconds(services):
     stack = services.stack
     with services.instance() as instance, concurrent.futures.ThreadPoolExecutor(1) as pool:
-        job = build_definitions().resolve_job_def("air_quality_ingest")
+        job = build_definitions().resolve_job_def(KEYS.ingest_job)
         stack.stop_service("s3")
         stopped_at = time.monotonic()
         restarted = pool.submit(lambda: (time.sleep(10), stack.start_service("s3")))
         result = job.execute_in_process(
             instance=instance,
             run_config=QUIET,
-            tags=partition_range("2024-03-01", "2024-03-07"),
+            tags=partition_range_tags("2024-03-01", "2024-03-07"),
             raise_on_error=False,
         )
         restarted.result()
@@ -119,32 +122,32 @@ def test_a_run_survives_the_s3_server_stopping_for_ten_seconds(services):
     assert retries, "the outage should have made a step retry"
     assert f"S3 endpoint {services.env['MLOPS_S3_ENDPOINT_URL']}" in retries[0]
     with services.profile():
-        lake = build_resources(get_settings())["lake"].process_config_and_initialize()
+        lake = clients_from_settings(get_settings()).lake
         for day in ("2024-03-01", "2024-03-07"):
-            assert any(p.suffix == ".parquet" for p in lake.path("air_quality", "clean", day).iterdir())
+            assert any(p.suffix == ".parquet" for p in lake.path(*KEYS.clean, day).iterdir())
 
 
 def test_mlflow_server_down_fails_the_run_naming_it_and_keeps_the_champion(services, trained):
     assert trained.success, trained.failures
     url = services.env["MLOPS_MLFLOW_TRACKING_URI"]
     with services.profile():
-        registry = build_resources(get_settings())["mlflow_registry"]
+        registry = clients_from_settings(get_settings()).registry
         before = {name: str(registry.champion(name).version) for name in MODELS}
-        versions_before = len(registry.client().search_model_versions("name='air_quality.exceedance'"))
+        versions_before = len(registry.client().search_model_versions(f"name='{EXCEEDANCE}'"))
 
     services.stack.stop_service("mlflow")
     try:
         with services.instance() as instance:
             result = (
                 build_definitions()
-                .resolve_job_def("air_quality_train")
+                .resolve_job_def(KEYS.train_job)
                 .execute_in_process(
                     instance=instance,
                     run_config=QUIET,
                     # From the trained model version onwards: evaluation loads it from the registry.
                     asset_selection=[
-                        dg.AssetKey(["air_quality", "exceedance_evaluation"]),
-                        dg.AssetKey(["air_quality", "exceedance_champion"]),
+                        dg.AssetKey(KEYS.evaluation(SPEC.task("exceedance"))),
+                        dg.AssetKey(KEYS.champion(SPEC.task("exceedance"))),
                     ],
                     raise_on_error=False,
                 )
@@ -157,11 +160,9 @@ def test_mlflow_server_down_fails_the_run_naming_it_and_keeps_the_champion(servi
     assert len(failures) == 1 and f"MLflow tracking server at {url} is unreachable" in failures[0]
     assert len(step_errors(result, "STEP_UP_FOR_RETRY")) == MLFLOW_RETRY.max_retries
     with services.profile():
-        registry = build_resources(get_settings())["mlflow_registry"]
+        registry = clients_from_settings(get_settings()).registry
         assert {name: str(registry.champion(name).version) for name in MODELS} == before
-        assert (
-            len(registry.client().search_model_versions("name='air_quality.exceedance'")) == versions_before
-        )
+        assert len(registry.client().search_model_versions(f"name='{EXCEEDANCE}'")) == versions_before
 
 
 class ConstantModel(mlflow.pyfunc.PythonModel):
@@ -172,19 +173,18 @@ class ConstantModel(mlflow.pyfunc.PythonModel):
 def test_champion_never_moves_to_a_version_whose_artifacts_are_missing(services):
     name = f"services_test.half_registered_{uuid.uuid4().hex[:6]}"
     with services.profile():
-        registry = build_resources(get_settings())["mlflow_registry"]
+        registry = clients_from_settings(get_settings()).registry
         mlflow.set_tracking_uri(registry.tracking_uri)
         versions = []
         for attempt in range(2):
-            with registry.start_run("services-tests", f"constant-{attempt}", tags={}):
+            with registry.start_run("services-tests", f"constant-{attempt}", tags={}) as run:
                 info = mlflow.pyfunc.log_model(
                     name="model",
                     python_model=ConstantModel(),
-                    registered_model_name=name,
                     pip_requirements=["mlflow"],  # skips the slow requirement inference
                 )
-            versions.append(str(info.registered_model_version))
-        registry.promote(name, versions[0], tags={"promoted_at": "first"})
+            versions.append(registry.register_version(name, info, run.info.run_id, tags={}))
+        registry.promote(name, versions[0], tags={PROMOTED_AT_TAG: "first"})
         client = registry.client()
 
         # Lose the second version's files in the bucket behind the server (a half-finished upload).
@@ -202,7 +202,9 @@ def test_champion_never_moves_to_a_version_whose_artifacts_are_missing(services)
             f"{bucket}/{location.removeprefix('mlflow-artifacts:/').strip('/')}", recursive=True
         )
 
-        with pytest.raises(dg.Failure, match="has no usable artifacts"):
-            registry.promote(name, versions[1], tags={"promoted_at": "second"})
+        with pytest.raises(PromotionRefused, match="has no usable artifacts"):
+            registry.promote(name, versions[1], tags={PROMOTED_AT_TAG: "second"})
+        with pytest.raises(PromotionRefused, match="has no usable artifacts"):
+            registry.rollback(name, to_version=versions[1])  # the same check guards a rollback
         assert str(registry.champion(name).version) == versions[0]
-        assert "promoted_at" not in client.get_model_version(name, versions[1]).tags
+        assert PROMOTED_AT_TAG not in client.get_model_version(name, versions[1]).tags

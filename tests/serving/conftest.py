@@ -21,8 +21,9 @@ from deploy.env import BIN_DIR, load_env
 from deploy.services import service_table
 from deploy.supervisor import Stack
 from pipelines.features import forecast_inputs, model_feature_columns
+from pipelines.keys import PipelineKeys
 from pipelines.spec import load_specs
-from resources.lake import Lake
+from resources.lake_store import Lake
 from tests.conftest import port_open, require
 from tests.throwaway import delete_throwaway_exchange, free_port_block, throwaway_exchange
 
@@ -50,12 +51,12 @@ class Api:
         """Model inputs of the forecast task built from the lake's features (the next hours per station)."""
         spec = load_specs()["air_quality"]
         task = spec.task("forecast")
-        features = Lake(UPath(self.data_dir / "lake")).read(["air_quality", "features"])
+        features = self.features_frame()
         inputs = forecast_inputs(features, spec, task)[model_feature_columns(spec, task)]
         return json.loads((inputs if n is None else inputs.head(n)).to_json(orient="records"))
 
     def features_frame(self) -> pd.DataFrame:
-        return Lake(UPath(self.data_dir / "lake")).read(["air_quality", "features"])
+        return Lake(UPath(self.data_dir / "lake")).read(PipelineKeys(load_specs()["air_quality"]).features)
 
 
 def mlops(env: dict[str, str], *args: str) -> str:

@@ -23,6 +23,8 @@ from mlflow.tracking import MlflowClient
 from deploy.env import BIN_DIR
 from events.bus import EventPublisher
 from events.envelope import make_event
+from events.tags import CHAMPION
+from pipelines.keys import PipelineKeys
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import SPECS_DIR, load_specs
@@ -456,11 +458,24 @@ def test_broker_down_refuses_uploads_with_503_and_keeps_predicting(api: Api, tmp
         stack.stop(report=lambda line: None)
 
 
+FORECAST_MODEL = PipelineKeys(load_specs()["air_quality"]).model_name(
+    load_specs()["air_quality"].task("forecast")
+)
+
+
+def _copy_of_champion(client: MlflowClient):
+    """A new registered version with the champion's files, run and tags."""
+    current = client.get_model_version_by_alias(FORECAST_MODEL, CHAMPION)
+    files = client.get_model_version_download_uri(FORECAST_MODEL, current.version)
+    return current, client.create_model_version(
+        FORECAST_MODEL, source=files, run_id=current.run_id, tags=current.tags
+    )
+
+
 def test_champion_swaps_under_load_without_an_error(api: Api):
     """A new version promoted (alias moved, model.promoted published) while a client keeps predicting."""
     store = f"sqlite:///{api.data_dir / 'mlflow' / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=store, registry_uri=store)
-    current = client.get_model_version_by_alias("air_quality.forecast", "champion")
     rows = api.feature_rows(1)
     seen: list[tuple[int, str | None]] = []
     stop = threading.Event()
@@ -475,11 +490,8 @@ def test_champion_swaps_under_load_without_an_error(api: Api):
     worker.start()
     try:
         time.sleep(1.0)
-        files = client.get_model_version_download_uri("air_quality.forecast", current.version)
-        new = client.create_model_version(
-            "air_quality.forecast", source=files, run_id=current.run_id, tags=current.tags
-        )
-        client.set_registered_model_alias("air_quality.forecast", "champion", new.version)
+        current, new = _copy_of_champion(client)
+        client.set_registered_model_alias(FORECAST_MODEL, CHAMPION, new.version)
         publisher = EventPublisher(api.env["MLOPS_RABBITMQ_URL"], api.env["MLOPS_EVENTS_EXCHANGE"])
         publisher.publish(
             make_event(
@@ -487,7 +499,7 @@ def test_champion_swaps_under_load_without_an_error(api: Api):
                 {
                     "pipeline": "air_quality",
                     "task": "forecast",
-                    "model": "air_quality.forecast",
+                    "model": FORECAST_MODEL,
                     "version": str(new.version),
                 },
                 source="test",
@@ -507,3 +519,31 @@ def test_champion_swaps_under_load_without_an_error(api: Api):
     switch = versions.index(str(new.version))
     assert set(versions[:switch]) == {str(current.version)} and set(versions[switch:]) == {str(new.version)}
     assert switch > 0
+
+
+def test_rollback_from_the_cli_swaps_every_api_worker_at_once(api: Api):
+    """`mlops rollback` announces model.promoted: both workers serve the previous champion within seconds,
+    not at their next refresh (300 s in these tests)."""
+    store = f"sqlite:///{api.data_dir / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    before, new = _copy_of_champion(client)
+    mlops(api.env, "rollback", "air_quality", "--task", "forecast", "--to-version", str(new.version))
+    rows = api.feature_rows(1)
+
+    def served(version: str, within: float) -> None:
+        deadline = time.monotonic() + within
+        with api.client() as http:
+            while True:
+                seen = {http.post(PREDICT, json={"rows": rows}).json()["model_version"] for _ in range(8)}
+                if seen == {version}:
+                    return
+                assert time.monotonic() < deadline, f"still serving {seen}, expected {version}"
+                time.sleep(0.2)
+
+    served(str(new.version), 20)
+    out = mlops(api.env, "rollback", "air_quality", "--task", "forecast", "--to-version", str(before.version))
+    assert f"from version {new.version} to {before.version}" in out
+    served(str(before.version), 20)
+    assert client.get_model_version_by_alias(FORECAST_MODEL, CHAMPION).tags["rolled_back_from"] == str(
+        new.version
+    )
