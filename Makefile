@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 DAYS ?= 365
 export MLOPS_DATA_DIR ?= $(CURDIR)/.data
-export DAGSTER_HOME ?= $(MLOPS_DATA_DIR)/dagster
+# DAGSTER_HOME: unless set, every `mlops` command uses $(MLOPS_DATA_DIR)/dagster with this repo's dagster.yaml
+# (deploy/env.py), so runs started here, by the CLI or by the stack all show in the same Dagster UI.
 
 .PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving bench-app screenshots test test-fast \
 	lint format bench validate clean deploy-tools validate-deploy compose-config compose-env dev-cert htpasswd image
@@ -22,22 +23,18 @@ $(VENV)/.installed: pyproject.toml
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
-
 ## materialize every asset on the embedded default, then start the Dagster UI, MLflow UI and the API (also when a gate blocked a promotion)
-run: install $(DAGSTER_HOME)/dagster.yaml
+run: install
 	$(BIN)/mlops land-sample air_quality_landing --days $(DAYS)
 	$(BIN)/mlops materialize --days $(DAYS) || echo "** some steps or blocking checks failed (above): the UIs show why; starting them anyway **"
 	$(BIN)/mlops up
 
 ## materialize every asset and exit (scripts, CI)
-materialize: install $(DAGSTER_HOME)/dagster.yaml
+materialize: install
 	$(BIN)/mlops materialize --days $(DAYS)
 
 ## start the UIs on what is already materialized
-up: install $(DAGSTER_HOME)/dagster.yaml
+up: install
 	$(BIN)/mlops up
 
 ## the production shape without Docker: S3 server, MLflow server, Dagster on PostgreSQL, the API, nginx (deploy/stack.env); Ctrl-C stops
@@ -49,7 +46,7 @@ stack-stop: install
 	$(BIN)/mlops stack stop --profile services
 
 ## the test suite; PYTEST_ARGS narrows it (e.g. PYTEST_ARGS="-m 'not slow'"); "no tests collected" is a failure
-test: install $(DAGSTER_HOME)/dagster.yaml
+test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
@@ -61,8 +58,9 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-validate: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster definitions validate -w workspace.yaml
+## the definitions load, on the local instance's configuration (its storage and run launcher classes load too)
+validate: install
+	DAGSTER_HOME="$$($(BIN)/python -m deploy.env)" $(BIN)/dagster definitions validate -w workspace.yaml
 
 bench: install
 	$(BIN)/python bench/materialize_vs_script.py
@@ -81,7 +79,7 @@ bench-app: install browser
 	$(BIN)/python bench/app_pages.py
 
 ## the README's screenshots of the app (docs/screenshots), taken by its browser tests
-screenshots: install browser $(DAGSTER_HOME)/dagster.yaml
+screenshots: install browser
 	MLOPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/ui/test_browser.py -q
 
 ## Debian tools the deployment needs here and in CI: nginx (the process stack's front), docker-compose and shellcheck (offline checks)

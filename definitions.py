@@ -29,4 +29,8 @@ def build_definitions() -> dg.Definitions:
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What Dagster's tools load (`dagster dev`, the code server), built when they load it, not at import:
+    `mlops materialize` and the tests build the definitions themselves, with the settings of the moment."""
+    return build_definitions()

@@ -7,6 +7,7 @@ import dagster as dg
 from assets.features import build_feature_assets
 from assets.ingestion import build_ingestion_assets
 from assets.models import build_task_assets
+from dagster_internals.run_retries import no_run_retry_after_a_blocking_check
 from pipelines.keys import PipelineKeys
 from pipelines.spec import PipelineSpec, SimulatorSource
 
@@ -25,6 +26,7 @@ def build_pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
     assets = [*build_ingestion_assets(spec, partitions), *build_feature_assets(spec)]
     for task in spec.tasks:
         assets += build_task_assets(spec, task)
+    assets = [asset.with_hooks({no_run_retry_after_a_blocking_check}) for asset in assets]
 
     group = dg.AssetSelection.groups(spec.name)
     ingest = dg.AssetSelection.assets(dg.AssetKey(keys.raw), dg.AssetKey(keys.clean))

@@ -19,7 +19,7 @@ from assets.features import AFTER_CHECKS
 from assets.figures import residual_figure
 from assets.metadata import frame_metadata
 from assets.model_logging import log_evaluation, log_trained_model
-from events.tags import CHAMPION, PROMOTED_AT_TAG, TRACE_TAG
+from events.tags import CHAMPION, PROMOTED_AT_TAG, PROMOTED_BY_RUN_TAG, TRACE_TAG
 from pipelines.keys import PipelineKeys, Task
 from pipelines.outputs import output_table
 from pipelines.spec import ModelCandidate, PipelineSpec, RegressionTask
@@ -254,7 +254,7 @@ def champion_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
             evaluation["version"],
             tags={
                 PROMOTED_AT_TAG: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "promoted_by_run": context.run_id,
+                PROMOTED_BY_RUN_TAG: context.run_id,
             },
         )
         announce_champion(

@@ -35,15 +35,15 @@ import dagster as dg  # noqa: E402
 import pika  # noqa: E402
 from pika.exceptions import AMQPError  # noqa: E402
 
-from events.bus import EventPublisher, delete_exchanges  # noqa: E402
+from events.bus import EventPublisher  # noqa: E402
 from events.envelope import make_event  # noqa: E402
-from events.queue import dead_letter_queue  # noqa: E402
 from events.tags import EVENT_ID_TAG  # noqa: E402
 from pipelines.parsing import format_source_file  # noqa: E402
 from pipelines.simulator import simulate_readings  # noqa: E402
 from pipelines.spec import load_specs  # noqa: E402
 from sensors.event_runs import consumer_queue  # noqa: E402
 from tests.events.daemon import DaemonProcess  # noqa: E402
+from tests.throwaway import delete_throwaway_exchange  # noqa: E402
 
 LANDING = "air_quality_landing"
 URL = os.environ.get("MLOPS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -97,8 +97,8 @@ def launch_stages(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]
 
 
 class PromotedSubscriber:
-    """A durable queue bound to `model.promoted`; reconnects if the broker drops the connection (another
-    test on this machine may restart RabbitMQ), and the durable queue keeps what arrived meanwhile."""
+    """A durable queue bound to `model.promoted`; reconnects if the broker drops the connection (something
+    else on a shared machine may restart RabbitMQ), and the durable queue keeps what arrived meanwhile."""
 
     def __init__(self, exchange: str, queue: str) -> None:
         self.exchange, self.queue = exchange, queue
@@ -254,9 +254,7 @@ def main() -> int:
         daemon.stop()
         publisher.close()
         subscriber.close()
-        delete_exchanges(
-            URL, exchange, (consumer_queue(exchange), dead_letter_queue(exchange), promoted_queue)
-        )
+        delete_throwaway_exchange(URL, exchange, (promoted_queue,))
     return 0
 
 

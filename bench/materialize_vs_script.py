@@ -7,10 +7,13 @@ included on both sides (a person runs either as one command); the champion look-
 comes after. Prints wall time, the ratio (goal ≤ 1.5×), peak RSS, and holdout NO2 MAE of
 both (to show they trained the same model), for 1×, 4× and 16× the station count.
 
-This machine's speed drifts by ±20% within minutes, which moves a single ratio at 1× (a ~40 s pair) by
-more than most changes do. So at 1× the two run in turns, `--repeats` pairs (default 3), and the figures
-are medians: wall times, and the ratio of each back-to-back pair. Larger scales run one pair (minutes
-each, the drift averages out within a run).
+A shared machine's speed drifts within minutes, which moves a single short ratio at 1× by more than most
+changes do. So at 1× the two run in turns, `--repeats` pairs (default 3), and the figures are medians:
+wall times, and the ratio of each back-to-back pair. Larger scales run one pair (long enough for the drift
+to average out within a run).
+
+The platform side is `mlops materialize` as a person runs it: its runs go to the Dagster instance under
+the data dir (deploy/env.py), not an ephemeral one.
 
     .venv/bin/python bench/materialize_vs_script.py [--stations 20] [--days 365] [--scales 1,4,16] [--repeats 3]
 """
@@ -49,14 +52,14 @@ def child_platform(stations: int, days: int) -> dict:
         MLOPS_PROFILE="local", MLOPS_DATA_DIR=str(work / "data"), MLOPS_SPECS_DIR=str(work / "specs")
     )
     os.environ.pop("DAGSTER_HOME", None)
-    import mlops_cli
+    from cli.main import main as mlops
     from pipelines.keys import PipelineKeys
     from pipelines.spec import load_specs
     from resources.clients import clients_from_settings
     from resources.settings import get_settings
 
     end = START + dt.timedelta(days=days - 1)
-    code = mlops_cli.main(["materialize", "--start", START.isoformat(), "--end", end.isoformat()])
+    code = mlops(["materialize", "--start", START.isoformat(), "--end", end.isoformat()])
     done_at = time.time()
     registry = clients_from_settings(get_settings()).registry
     spec = load_specs(work / "specs")["air_quality"]

@@ -1,7 +1,7 @@
 """Benchmark: the same air_quality materialization on the `local` profile and on `services`.
 
 local = SQLite Dagster instance, a folder lake, MLflow on SQLite + files; services = the process stack
-(deploy/stack.py) on fresh databases, buckets and ports: Dagster on PostgreSQL, the lake and MLflow
+(deploy/services.py) on fresh databases, buckets and ports: Dagster on PostgreSQL, the lake and MLflow
 artifacts in S3, the MLflow tracking server by URL, events to RabbitMQ. Each materialization is
 `mlops materialize` in its own subprocess (one refresh run: raw → … → forecasts), alternating between
 the profiles with the stack up throughout; the best of `--repeat` runs counts, since the machine is
@@ -28,20 +28,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.nginx import throwaway_ports  # noqa: E402
-from deploy.stack import (  # noqa: E402
-    BIN_DIR,
-    LOCAL_DAGSTER_YAML,
-    Stack,
-    dagster_home,
-    drop_databases,
-    free_port_block,
-    load_env,
-    service_table,
-)
-from events.bus import delete_exchanges  # noqa: E402
+from deploy.env import BIN_DIR, LOCAL_DAGSTER_YAML, load_env  # noqa: E402
+from deploy.services import dagster_home, service_table  # noqa: E402
+from deploy.supervisor import Stack  # noqa: E402
 from pipelines.keys import PipelineKeys, op_name  # noqa: E402
 from pipelines.spec import load_specs  # noqa: E402
+from tests.throwaway import (  # noqa: E402
+    delete_throwaway_exchange,
+    drop_databases,
+    free_port_block,
+    throwaway_ports,
+)
 
 START = dt.date(2024, 1, 1)
 
@@ -177,7 +174,7 @@ def main() -> int:
         stack.stop(report=lambda line: None)
         drop_databases(env, (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]))
         with contextlib.suppress(Exception):
-            delete_exchanges(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
+            delete_throwaway_exchange(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
         shutil.rmtree(work, ignore_errors=True)
 
     local_steps, services_steps = steps["local"], steps["services"]

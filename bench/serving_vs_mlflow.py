@@ -40,10 +40,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.stack import Service, Stack, free_port_block, http_ok, load_env, service_table  # noqa: E402
+from deploy.env import load_env  # noqa: E402
+from deploy.services import http_ok, service_table  # noqa: E402
+from deploy.supervisor import Service, Stack  # noqa: E402
 from pipelines.keys import PipelineKeys  # noqa: E402
 from pipelines.spec import load_specs  # noqa: E402
 from serving.config import ServingSettings  # noqa: E402
+from tests.throwaway import free_port_block  # noqa: E402
 
 BIN_DIR = Path(sys.executable).parent
 
@@ -251,7 +254,7 @@ def main() -> int:
         ).strip()  # fmt: skip
         columns, rows = request_rows(data)
 
-        # Both servers under the project's own supervisor (deploy/stack.py): the API as `mlops stack up`
+        # Both servers under the project's own supervisor (deploy/supervisor.py): the API as `mlops stack up`
         # starts it, MLflow's scoring server beside it; each is ready once it answers.
         ours_port, mlflow_port = free_port_block(1), free_port_block(1)
         stack_env = {**load_env(environ=env), **env, "API_PORT": str(ours_port)}

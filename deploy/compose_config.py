@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from deploy.stack import DEPLOY_DIR
+from deploy.env import DEPLOY_DIR
 
 COMPOSE_DIR = DEPLOY_DIR / "compose"
 BASE = COMPOSE_DIR / "compose.yaml"

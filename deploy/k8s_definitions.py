@@ -21,4 +21,6 @@ def build_k8s_definitions() -> dg.Definitions:
     return dg.Definitions.merge(build_definitions(), dg.Definitions(executor=executor))
 
 
-defs = build_k8s_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_k8s_definitions()

@@ -1,5 +1,6 @@
 """Nginx, the platform's one entry point: render `deploy/nginx/nginx.conf.template`, make a dev certificate and
-the consoles' htpasswd, and run Debian's nginx as a service of the process stack.
+the consoles' htpasswd, and the command that runs Debian's nginx (the process stack's `nginx` entry in
+deploy/services.py).
 
 Compose renders the same template with the nginx image's envsubst; here `render` does the same substitution
 (`${NGINX_*}` and `${UPSTREAM_*}` only; every other `$name` is nginx's own variable). The stack's values
@@ -23,7 +24,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from deploy.stack import DEPLOY_DIR, Service, StackError, http_ok
+from deploy.env import DEPLOY_DIR, StackError, load_env
 
 TEMPLATE = DEPLOY_DIR / "nginx" / "nginx.conf.template"
 PLACEHOLDER = re.compile(r"\$\{((?:NGINX|UPSTREAM)_[A-Z0-9_]+)\}")
@@ -32,6 +33,7 @@ NGINX_BIN = "nginx"
 # and documents they make carry the public paths).
 API_PREFIX = "/api"
 DAGSTER_PREFIX = "/dagster"
+APP_PREFIX = "/app"
 
 
 class NginxError(StackError):
@@ -145,14 +147,6 @@ def stack_values(env: Mapping[str, str], folder: Path) -> dict[str, str]:
     }
 
 
-def throwaway_ports() -> dict[str, str]:
-    """Free ports for nginx and the app in a throwaway stack (tests, benchmarks)."""
-    from deploy.stack import free_port_block
-
-    names = ("NGINX_HTTPS_PORT", "NGINX_HTTP_PORT", "NGINX_S3_PORT", "NGINX_STATUS_PORT", "APP_PORT")
-    return {name: str(free_port_block(1)) for name in names}
-
-
 def nginx_command(conf: Path, *extra: str) -> list[str]:
     # As root nginx would run its workers as `nobody`, who cannot read a private state folder.
     user = " user root;" if os.geteuid() == 0 else ""
@@ -185,30 +179,6 @@ def write_config(values: Mapping[str, str], folder: Path) -> Path:
     return conf
 
 
-def nginx_service(env: Mapping[str, str], state: Path) -> Service:
-    """Debian's nginx in front of the stack's API, Dagster, MLflow and app, over TLS on NGINX_HTTPS_PORT."""
-    folder = state / "nginx"
-    values = stack_values(env, folder)
-    conf = folder / "nginx.conf"
-
-    def prepare() -> None:
-        if "NGINX_TLS_CERTIFICATE" not in env:
-            dev_certificate(folder / "tls", ("localhost", env["STACK_HOST"]))
-        if "NGINX_HTPASSWD" not in env:
-            write_htpasswd(folder / "htpasswd", env["CONSOLE_USER"], env["CONSOLE_PASSWORD"])
-        write_config(values, folder)
-
-    return Service(
-        name="nginx",
-        command=nginx_command(conf),
-        healthy=lambda: http_ok(f"http://127.0.0.1:{env['NGINX_STATUS_PORT']}/healthz"),
-        url=f"https://localhost:{env['NGINX_HTTPS_PORT']}/",
-        prepare=prepare,
-        start_timeout=30.0,
-        stop_grace=5.0,
-    )
-
-
 def compose_values(environment: Mapping[str, str], folder: Path) -> dict[str, str]:
     """The Compose nginx service's environment, with its files moved under `folder` so `nginx -t` can run
     on this machine (the container's paths do not exist here); upstreams and limits stay as they are."""
@@ -225,8 +195,6 @@ def compose_values(environment: Mapping[str, str], folder: Path) -> dict[str, st
 
 def check(compose_environment: Mapping[str, str]) -> list[str]:
     """`nginx -t` on both renderings; returns what was checked."""
-    from deploy.stack import load_env
-
     checked = []
     with tempfile.TemporaryDirectory(prefix="mlops-nginx-check-") as tmp:
         root = Path(tmp)

@@ -24,8 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.env import BIN_DIR, REPO_DIR
 from deploy.nginx import API_PREFIX, DAGSTER_PREFIX
-from deploy.stack import BIN_DIR, REPO_DIR, command_ok, ensure_buckets, ensure_database, http_ok, postgres_url
+from deploy.postgres import ensure_database, postgres_url
+from deploy.services import command_ok, ensure_buckets, http_ok
 
 ROLE_FILE = Path("/tmp/mlops-role")
 WORKSPACE = REPO_DIR / "deploy" / "compose" / "dagster" / "workspace.yaml"

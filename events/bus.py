@@ -44,20 +44,6 @@ def declare_exchanges(channel, exchange: str = DEFAULT_EXCHANGE) -> None:
     channel.exchange_declare(exchange=dead_letter_exchange(exchange), exchange_type="fanout", durable=True)
 
 
-def delete_exchanges(url: str, exchange: str, queues: tuple[str, ...] = ()) -> None:
-    """Remove `queues` and the exchange with its dead-letter exchange (throwaway exchanges of tests and
-    benchmarks)."""
-    connection = connect(url)
-    try:
-        channel = connection.channel()
-        for queue in queues:
-            channel.queue_delete(queue)
-        for name in (exchange, dead_letter_exchange(exchange)):
-            channel.exchange_delete(name)
-    finally:
-        connection.close()
-
-
 class EventPublisher:
     """Publishes envelopes with confirms; routing key = event type. Thread-safe; reconnects once on failure."""
 

@@ -25,6 +25,7 @@ CHAMPION = "champion"
 
 # MLflow model version tags read outside the asset that writes them
 PROMOTED_AT_TAG = "promoted_at"
+PROMOTED_BY_RUN_TAG = "promoted_by_run"
 CODE_VERSION_TAG = "code_version"
 DATA_VERSION_PREFIX = "data_version."
 GATE_PREFIX = "gate."

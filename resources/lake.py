@@ -10,12 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from dagster_internals.io_manager import FolderUPathIOManager, add_partition_metadata
 from resources.failures import as_dagster_failure
 from resources.lake_store import UNPARTITIONED, Lake
 from resources.object_store import ObjectStore
 
 
-class _LakeIOManager(dg.UPathIOManager):
+class _LakeIOManager(FolderUPathIOManager):
     extension = ""  # each output is a folder of versions, not one file
 
     def __init__(self, lake: Lake, store: ObjectStore) -> None:
@@ -60,14 +61,14 @@ class _LakeIOManager(dg.UPathIOManager):
         # Each day's materialization gets that day's rows, object and hash, as a one-day run records them.
         # Output metadata would stamp the range's figures on every day (and cost a copy per day).
         for partition, (path, version) in zip(partitions, written, strict=True):
-            context.step_context.add_asset_metadata(
+            add_partition_metadata(
+                context,
+                partition,
                 {
                     "lake_uri": dg.MetadataValue.path(str(path)),
                     "content_hash": version,
                     "dagster/row_count": len(rows.get(partition, ())),
                 },
-                asset_key=context.asset_key,
-                partition_key=partition,
             )
 
     def load_partitions(self, context: dg.InputContext) -> Any:
@@ -104,8 +105,8 @@ class _LakeIOManager(dg.UPathIOManager):
     def get_asset_relative_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
         return UPath(*context.asset_key.path)
 
-    def _get_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
-        return self._base_path.joinpath(*context.asset_key.path, UNPARTITIONED)
+    def unpartitioned_path(self, context: dg.InputContext | dg.OutputContext) -> UPath:
+        return self.lake.root.joinpath(*context.asset_key.path, UNPARTITIONED)
 
     def has_output(self, context: dg.OutputContext) -> bool:
         return True

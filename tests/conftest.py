@@ -1,4 +1,5 @@
-"""Shared fixtures: small simulated data, isolated data directories, and service requirements.
+"""Shared fixtures: small simulated data, isolated data directories, service requirements, and a check
+that the run left nothing behind on the broker.
 
 Tests that need a real service are marked (`services`, `broker`). Locally they skip when the service is
 absent; with MLOPS_REQUIRE_SERVICES=1 (set by .ci/run) a missing service fails the test instead.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,29 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pytest
 
+from tests.throwaway import RUN_PREFIX, broker_leftovers, handed_out
+
 if TYPE_CHECKING:
     from tests.serving.conftest import Api
 
 REQUIRE_SERVICES = os.environ.get("MLOPS_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker_left_as_found() -> Iterator[None]:
+    """Once every test ran: the exchanges and queues this run made (tests/throwaway.py names them) are
+    gone from the broker. A leftover fails the run at the last test's teardown, naming what was left."""
+    yield
+    if not handed_out:
+        return
+    leftovers = broker_leftovers()
+    if leftovers is None:
+        warnings.warn(
+            f"could not list the broker's exchanges and queues (rabbitmqctl): {RUN_PREFIX}.* unchecked",
+            stacklevel=1,
+        )
+    elif leftovers:
+        pytest.fail(f"the tests left on the broker: {', '.join(sorted(leftovers))}", pytrace=False)
 
 
 def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -55,8 +76,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The API of tests/serving/conftest.py on air_quality trained once, shared by the API and app tests."""
-    from events.bus import delete_exchanges
     from tests.serving.conftest import BROKER_URL, END, START, Api, api_env, mlops, start_api
+    from tests.throwaway import delete_throwaway_exchange
 
     require(port_open("127.0.0.1", 5672), "RabbitMQ on 127.0.0.1:5672")
     root = tmp_path_factory.mktemp("api")
@@ -79,7 +100,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     finally:
         stack.stop(report=lambda line: None)
         with contextlib.suppress(Exception):
-            delete_exchanges(BROKER_URL, env["MLOPS_EVENTS_EXCHANGE"])
+            delete_throwaway_exchange(BROKER_URL, env["MLOPS_EVENTS_EXCHANGE"])
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import dagster as dg
 
-from definitions import defs
+from definitions import build_definitions
 from pipelines.keys import PipelineKeys
 from pipelines.spec import load_specs
 
 SPECS = load_specs()
+defs = build_definitions()
 
 
 def _stages(keys: PipelineKeys) -> list[tuple[str, ...]]:
@@ -72,7 +73,7 @@ def test_jobs_and_schedules_exist_per_pipeline():
 def test_loading_the_definitions_warns_of_nothing(tmp_path):
     """No deprecation or supersession warning (e.g. superseded freshness checks) reaches the user."""
     done = subprocess.run(
-        [sys.executable, "-W", "default", "-c", "import definitions"],
+        [sys.executable, "-W", "default", "-c", "import definitions; definitions.defs()"],
         capture_output=True,
         text=True,
         env={**os.environ, "MLOPS_DATA_DIR": str(tmp_path)},

@@ -4,6 +4,8 @@ Checks what a user would notice: the registry alias, the tags on the model versi
 lake, the events announced, a bad partition stopping everything downstream, and a rollback.
 """
 
+import contextlib
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-import mlops_cli
+from cli.main import main as mlops
 from definitions import build_definitions
 from events.tags import (
     CODE_VERSION_TAG,
@@ -57,11 +59,29 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def materialized(data_root: Path) -> Path:
-    code = mlops_cli.main(
-        ["materialize", "--pipeline", "air_quality", "--start", "2024-01-01", "--end", "2024-02-29"]
-    )
-    assert code == 0
+    """`mlops materialize` as a script would run it (output not a terminal); what it printed (stdout and
+    stderr) kept beside the data."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        code = mlops(
+            ["materialize", "--pipeline", "air_quality", "--start", "2024-01-01", "--end", "2024-02-29"]
+        )
+    (data_root / "materialize.out").write_text(output.getvalue())
+    assert code == 0, output.getvalue()
     return data_root
+
+
+def test_materialize_records_its_run_in_the_data_dirs_instance_and_says_what_it_did(materialized):
+    output = (materialized / "materialize.out").read_text()
+    with dg.DagsterInstance.from_config(str(materialized / "dagster")) as instance:
+        runs = instance.get_runs()
+    assert [r.job_name for r in runs] == ["air_quality_refresh"]
+    assert "  ✓ raw " in output and "  ✓ forecasts " in output  # one line per finished step
+    assert "air_quality  ✓ done" in output
+    assert "champions  air_quality.forecast → version 1 (promoted by this run)" in output
+    assert "forecast_evaluation: ✓ beats_baseline  ✓ beats_champion  ✓ calibrated" in output
+    assert f"/runs/{runs[0].run_id}" in output
+    assert "Successfully registered model" not in output and "Warning" not in output
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +147,7 @@ def test_retraining_then_rollback_moves_the_alias_back_and_announces_it(material
     )
     assert result.success
     assert str(registry.champion(FORECAST).version) == "2"  # same data, same skill: ≥ champion
-    assert mlops_cli.main(["rollback", "air_quality", "--task", "forecast"]) == 0
+    assert mlops(["rollback", "air_quality", "--task", "forecast"]) == 0
     assert f"{FORECAST}: champion moved from version 2 to 1" in capsys.readouterr().out
     champion = registry.champion(FORECAST)
     assert str(champion.version) == "1"
@@ -140,9 +160,9 @@ def test_retraining_then_rollback_moves_the_alias_back_and_announces_it(material
     assert last["payload"]["model"] == FORECAST and last["payload"]["version"] == "1"
     assert last["payload"]["metrics"]["no2.mae"] > 0  # the version's own holdout metrics
 
-    assert mlops_cli.main(["rollback", "air_quality", "--task", "forecast", "--to-version", "1"]) == 1
+    assert mlops(["rollback", "air_quality", "--task", "forecast", "--to-version", "1"]) == 1
     assert "already the champion" in capsys.readouterr().err
-    assert mlops_cli.main(["rollback", "air_quality", "--task", "forecast", "--to-version", "9"]) == 1
+    assert mlops(["rollback", "air_quality", "--task", "forecast", "--to-version", "9"]) == 1
     assert "has no version 9" in capsys.readouterr().err
 
 

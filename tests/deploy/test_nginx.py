@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from deploy.env import load_env
 from deploy.nginx import (
     TEMPLATE,
     NginxError,
@@ -18,7 +19,6 @@ from deploy.nginx import (
     stack_values,
     write_config,
 )
-from deploy.stack import load_env
 from tests.conftest import require
 
 

@@ -15,8 +15,8 @@ import psycopg2
 import pytest
 
 from deploy import roles
-from deploy.stack import drop_databases, free_port_block
 from tests.conftest import port_open, require
+from tests.throwaway import drop_databases, free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import WorkerStatus
 
-from deploy.run_launcher import WORKER_TAG, ForkserverRunLauncher
+from dagster_internals.run_launcher import WORKER_TAG, ForkserverRunLauncher
 from tests.deploy import jobs
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from deploy.dagster_storage import PooledSqliteEventLogStorage
+from dagster_internals.storage import PooledSqliteEventLogStorage
 
 REPO = Path(__file__).resolve().parents[2]
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +13,13 @@ import dagster as dg
 import pika
 import pytest
 
-from events.bus import connect, delete_exchanges
+from events.bus import connect
 from events.queue import REASON_HEADER, dead_letter_queue
 from pipelines.keys import EVENT_RUNS_SENSOR
 from resources.clients import PlatformClients
 from resources.events import EventBus
-from sensors.event_runs import consumer_queue
 from tests.conftest import port_open, require
+from tests.throwaway import delete_throwaway_exchange, throwaway_exchange
 
 BROKER_URL = os.environ.get("MLOPS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
@@ -34,9 +33,9 @@ def broker_url() -> str:
 @pytest.fixture
 def exchange(broker_url: str) -> Iterator[str]:
     """A platform exchange of this test's own; its queues and exchanges are deleted afterwards."""
-    name = f"mlops.test.{uuid.uuid4().hex[:12]}"
+    name = throwaway_exchange()
     yield name
-    delete_exchanges(broker_url, name, (consumer_queue(name), dead_letter_queue(name)))
+    delete_throwaway_exchange(broker_url, name)
 
 
 @dataclass

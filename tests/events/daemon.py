@@ -1,7 +1,7 @@
 """A real `dagster-daemon` on a temporary instance, for end-to-end tests and the latency benchmark.
 
 Started as the leader of its own process group, so stopping it by its PID also stops the code server and
-run workers it spawned (via `deploy.stack.stop_groups`), and nothing else."""
+run workers it spawned (via `deploy.supervisor.stop_groups`), and nothing else."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from unittest import mock
 import dagster as dg
 import yaml
 
-from deploy.stack import drop_databases, ensure_database, load_env, stop_groups
+from deploy.env import load_env
+from deploy.postgres import ensure_database
+from deploy.supervisor import stop_groups
 from events.bus import connect
 from resources.unavailable import ServiceUnavailable
+from tests.throwaway import drop_databases
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
@@ -27,7 +30,8 @@ BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 class DaemonProcess:
     """A daemon on the shipped instance config: the local dagster.yaml (SQLite under `home`), or with
     `storage="postgres"` the services profile's deploy/dagster/dagster.yaml on a fresh PostgreSQL database
-    of the machine's server (dropped by `stop`). Optionally a shorter queued-run dequeue interval."""
+    of the machine's server (dropped by `stop`). Optionally a shorter queued-run dequeue interval, and
+    another workspace than the platform's (e.g. a test's own code location)."""
 
     def __init__(
         self,
@@ -35,8 +39,10 @@ class DaemonProcess:
         env: dict[str, str],
         dequeue_interval_seconds: int | None = None,
         storage: Literal["sqlite", "postgres"] = "sqlite",
+        workspace: Path = REPO / "workspace.yaml",
     ) -> None:
         self.home = home
+        self.workspace = workspace
         self.dequeue_interval_seconds = dequeue_interval_seconds
         self.storage = storage
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(home)}
@@ -61,9 +67,12 @@ class DaemonProcess:
             ensure_database(self.env, self.env["DAGSTER_PG_DB"])
             # The instance this process opens (`instance()`) reads the same variables as the daemon's.
             os.environ.update({k: v for k, v in self.env.items() if k.startswith("DAGSTER_PG_")})
+        # Create the storage before the daemon starts: the daemon and another process creating a fresh
+        # instance at the same moment leave it with two schema heads (see deploy/services.py).
+        self.instance().dispose()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+                [str(BIN / "dagster-daemon"), "run", "-w", str(self.workspace)],
                 cwd=REPO,
                 env=self.env,
                 stdout=log,

@@ -11,7 +11,7 @@ import pytest
 
 from events.bus import EventPublisher
 from events.envelope import make_event
-from events.tags import EVENT_ID_TAG, TRACE_TAG, partition_range_tags
+from events.tags import EVENT_ID_TAG, PROMOTED_BY_RUN_TAG, TRACE_TAG, partition_range_tags
 from pipelines.keys import PipelineKeys
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
@@ -92,7 +92,7 @@ def test_published_landing_file_is_ingested_retrained_and_promoted_by_the_daemon
 
         champion = clients.registry.champion(keys.model_name(spec.task("forecast")))
         assert champion is not None
-        assert champion.tags["promoted_by_run"] == run.run_id
+        assert champion.tags[PROMOTED_BY_RUN_TAG] == run.run_id
         received = subscriber.received()
         promoted = [
             e for e in received if e["type"] == "model.promoted" and e["payload"]["task"] == "forecast"

@@ -10,7 +10,7 @@ import time
 import dagster as dg
 import pytest
 
-import mlops_cli
+from cli.main import main as mlops
 from events.bus import EventPublisher
 from events.envelope import make_event
 from events.tags import EVENT_ID_TAG, EVENT_TYPE_TAG, TRACE_TAG, partition_range_tags
@@ -29,7 +29,7 @@ SPECS = load_specs()
 
 def land_file(platform: Platform, start: str, end: str) -> str:
     """A simulated field-device export in the landing area; returns its URI."""
-    assert mlops_cli.main(["land-sample", LANDING, "--start", start, "--end", end]) == 0
+    assert mlops(["land-sample", LANDING, "--start", start, "--end", end]) == 0
     name = f"sample_{start}_{end}.csv"
     return f"{platform.clients.landing.root()}/{LANDING}/{name}"
 
@@ -273,9 +273,9 @@ def test_message_whose_run_never_appears_is_dead_lettered_after_bounded_requests
 
 def test_cli_publishes_an_event_the_sensor_turns_into_a_run(platform, capsys):
     platform.tick()
-    assert mlops_cli.main(["publish", "training.requested", "--payload", "{not json"]) == 2
+    assert mlops(["publish", "training.requested", "--payload", "{not json"]) == 2
     assert (
-        mlops_cli.main(
+        mlops(
             [
                 "publish",
                 "training.requested",

@@ -8,12 +8,12 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from deploy.stack import free_port_block
 from resources.events import RabbitEventBus
 from resources.failures import as_dagster_failure
 from resources.mlflow_registry import MlflowRegistry, PromotionRefused
 from resources.object_store import ObjectStore
 from resources.unavailable import ServiceUnavailable
+from tests.throwaway import free_port_block
 
 
 @pytest.fixture

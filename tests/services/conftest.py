@@ -1,6 +1,7 @@
-"""The services profile for real: an S3 server, the MLflow tracking server (PostgreSQL + S3), and
-dagster-webserver + dagster-daemon on PostgreSQL, started once for this package through the same
-supervisor as `mlops stack up` (deploy/stack.py), on free ports, fresh databases, buckets and exchange.
+"""The services profile for real: an S3 server, the MLflow tracking server (PostgreSQL + S3),
+dagster-webserver + dagster-daemon on PostgreSQL, the API and nginx in front, started once for this package
+through the same supervisor as `mlops stack up` (deploy/), on free ports, fresh databases, buckets and
+exchange.
 """
 
 from __future__ import annotations
@@ -17,14 +18,21 @@ import dagster as dg
 import pytest
 
 from definitions import build_definitions
-from deploy.nginx import throwaway_ports
-from deploy.stack import BIN_DIR, Stack, drop_databases, free_port_block, load_env, service_table
-from events.bus import delete_exchanges
+from deploy.env import BIN_DIR, load_env
+from deploy.services import service_table
+from deploy.supervisor import Stack
 from events.tags import partition_range_tags
 from pipelines.keys import PipelineKeys
 from pipelines.spec import load_specs
 from resources.settings import get_settings
 from tests.conftest import port_open, require
+from tests.throwaway import (
+    delete_throwaway_exchange,
+    drop_databases,
+    free_port_block,
+    throwaway_exchange,
+    throwaway_ports,
+)
 
 PG = ("127.0.0.1", 5432)
 RABBIT = ("127.0.0.1", 5672)
@@ -89,7 +97,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "MLOPS_LAKE_BUCKET": f"lake-{suffix}",
         "MLOPS_LANDING_BUCKET": f"landing-{suffix}",
         "MLOPS_MLFLOW_BUCKET": f"mlflow-{suffix}",
-        "MLOPS_EVENTS_EXCHANGE": f"mlops.test.{suffix}",
+        "MLOPS_EVENTS_EXCHANGE": throwaway_exchange(),
         "MLOPS_DATA_DIR": str(root / "data"),
         "MLOPS_API_REFRESH_SECONDS": "5",  # the API notices an MLflow outage within seconds
     }
@@ -104,7 +112,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         stack.stop(report=lambda line: None)
         drop_databases(env, (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]))
         with contextlib.suppress(Exception):
-            delete_exchanges(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
+            delete_throwaway_exchange(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])
 
 
 def step_errors(result: dg.ExecuteInProcessResult, event_type: str) -> list[str]:

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from deploy.stack import BIN_DIR
+from deploy.env import BIN_DIR
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import load_specs

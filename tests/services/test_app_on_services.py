@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from deploy.stack import BIN_DIR
+from deploy.env import BIN_DIR
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import load_specs

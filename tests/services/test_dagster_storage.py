@@ -1,4 +1,4 @@
-"""The services profile's Dagster storage (deploy/dagster_storage.py) against the machine's PostgreSQL:
+"""The services profile's Dagster storage (dagster_internals.storage.py) against the machine's PostgreSQL:
 a pool instead of a connection per statement group, and a pooled connection the server dropped costs no
 failed operation."""
 
@@ -11,9 +11,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from deploy.dagster_storage import PooledPostgresStorage
-from deploy.stack import drop_databases, ensure_database, load_env, postgres_admin
+from dagster_internals.storage import PooledPostgresStorage
+from deploy.env import load_env
+from deploy.postgres import ensure_database, postgres_admin
 from tests.conftest import port_open, require
+from tests.throwaway import drop_databases
 
 pytestmark = pytest.mark.services
 

@@ -4,7 +4,6 @@ refresh run of its pipeline: real S3 server, real RabbitMQ, the stack's PostgreS
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 import boto3
@@ -12,10 +11,11 @@ import dagster as dg
 import pytest
 
 from definitions import build_definitions
-from events.bus import connect, delete_exchanges
+from events.bus import connect
 from events.minio import OBJECT_CREATED
 from events.queue import REASON_HEADER, dead_letter_queue
-from events.tags import EVENT_ID_TAG
+from events.tags import EVENT_ID_TAG, EVENT_SOURCE_TAG, RANGE_START_TAG
+from pipelines.keys import EVENT_RUNS_SENSOR, PipelineKeys, op_name
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import load_specs
@@ -23,6 +23,7 @@ from resources.definitions import build_resources
 from resources.settings import get_settings
 from sensors.event_runs import consumer_queue
 from tests.events.test_minio import notification
+from tests.throwaway import delete_throwaway_exchange, throwaway_exchange
 
 pytestmark = pytest.mark.services
 
@@ -30,17 +31,14 @@ pytestmark = pytest.mark.services
 @pytest.fixture
 def own_exchange(services, monkeypatch):
     """An exchange of this test's own, so the stack's running daemon does not take its messages."""
-    name = f"mlops.test.minio.{uuid.uuid4().hex[:8]}"
+    name = throwaway_exchange()
     with services.profile():
         monkeypatch.setenv("MLOPS_EVENTS_EXCHANGE", name)
         monkeypatch.setenv("MLOPS_EVENTS_CONSUME_WAIT_SECONDS", "0.2")
         get_settings.cache_clear()
         yield name
         get_settings.cache_clear()
-    with contextlib.suppress(Exception):
-        delete_exchanges(
-            services.env["MLOPS_RABBITMQ_URL"], name, (consumer_queue(name), dead_letter_queue(name))
-        )
+    delete_throwaway_exchange(services.env["MLOPS_RABBITMQ_URL"], name)
 
 
 def publish_as_minio(url: str, exchange: str, body: bytes) -> None:
@@ -60,6 +58,7 @@ def publish_as_minio(url: str, exchange: str, body: bytes) -> None:
 def test_a_file_dropped_into_the_landing_bucket_starts_one_refresh_run(services, own_exchange):
     env = services.env
     spec = load_specs()["air_quality_landing"]
+    keys = PipelineKeys(spec)
     name = f"dropped-{uuid.uuid4().hex[:6]}.csv"
     key = f"{spec.source.prefix or spec.name}/{name}"
     readings = simulate_readings(["site_1"], "2024-01-01", "2024-01-03", seed=3)
@@ -89,17 +88,17 @@ def test_a_file_dropped_into_the_landing_bucket_starts_one_refresh_run(services,
                 resources={"events": resources["events"], "landing": resources["landing"]},
                 definitions=defs,
             ) as context:
-                return defs.resolve_sensor_def("event_runs").evaluate_tick(context)
+                return defs.resolve_sensor_def(EVENT_RUNS_SENSOR).evaluate_tick(context)
 
         assert not tick().run_requests  # the sensor's queue exists from its first tick, as with the daemon
         publish_as_minio(url, own_exchange, dropped(key))
         first = tick()
         assert len(first.run_requests) == 1, first.skip_message
         request = first.run_requests[0]
-        assert request.job_name == "air_quality_landing_refresh"
-        assert request.run_config["ops"]["air_quality_landing__raw"]["config"]["files"] == [name]
-        assert request.tags["dagster/asset_partition_range_start"] == "2024-01-01"
-        assert request.tags["mlops/event_source"] == "minio:analyst"
+        assert request.job_name == keys.refresh_job
+        assert request.run_config["ops"][op_name(keys.raw)]["config"]["files"] == [name]
+        assert request.tags[RANGE_START_TAG] == "2024-01-01"
+        assert request.tags[EVENT_SOURCE_TAG] == "minio:analyst"
         # what the daemon does with the request: the run exists (not launched here)
         job = defs.resolve_job_def(request.job_name)
         instance.create_run_for_job(

@@ -1,7 +1,7 @@
 """Nginx in front of the process stack (`mlops stack up --profile services`), from the same template as
 Compose: TLS with the dev certificate, consoles behind basic auth, the API under /api/ with its rate limit
 and body limits answered as problem+json, Dagster's GraphQL (and its WebSocket subscriptions) under
-/dagster/, MLflow under /mlflow/, a Streamlit app under /app/, and the S3 API on its own TLS port."""
+/dagster/, MLflow under /mlflow/, the analyst app under /app/, and the S3 API on its own TLS port."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import concurrent.futures
 import http.client
 import json
 import ssl
-import subprocess
-import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +20,7 @@ from botocore.config import Config
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from deploy.stack import BIN_DIR, http_ok, stop_groups
+from deploy.services import http_ok
 
 pytestmark = pytest.mark.services
 
@@ -192,39 +190,8 @@ def test_an_upload_over_the_api_limit_is_refused_by_nginx_with_413_problem_json(
     assert body["status"] == 413 and str(limit) in body["detail"]
 
 
-@pytest.fixture
-def streamlit_app(front, tmp_path):
-    """A tiny Streamlit app on the stack's APP_PORT, served under server.baseUrlPath=app."""
-    script = tmp_path / "hello.py"
-    script.write_text(
-        textwrap.dedent("""
-        import streamlit as st
-        st.title("behind nginx")
-    """)
-    )
-    port = front["env"]["APP_PORT"]
-    proc = subprocess.Popen(
-        [str(BIN_DIR / "streamlit"), "run", str(script), "--server.port", port, "--server.address", "127.0.0.1",
-         "--server.baseUrlPath", "app", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not http_ok(f"http://127.0.0.1:{port}/app/_stcore/health"):
-            assert proc.poll() is None and time.monotonic() < deadline, "streamlit did not start"
-            time.sleep(0.5)
-        yield
-    finally:
-        stop_groups({proc.pid: 5.0}, reap=proc.poll)
-
-
-def test_a_missing_app_answers_502_and_a_running_one_is_served_with_its_websocket(front, https, request):
-    assert https.get("/app/").status_code == 502  # nothing on APP_PORT yet; nginx itself stays up
-    assert http_ok(f"http://127.0.0.1:{front['env']['NGINX_STATUS_PORT']}/healthz")
-
-    request.getfixturevalue("streamlit_app")
-    assert https.get("/app/_stcore/health").text == "ok"
+def test_the_analyst_app_is_served_with_its_websocket_and_a_stopped_one_answers_502(front, https, services):
+    assert https.get("/app/_stcore/health").text == "ok"  # the stack's app, under server.baseUrlPath=app
     assert "<title>Streamlit</title>" in https.get("/app/").text
     with connect(
         f"wss://localhost:{front['port']}/app/_stcore/stream",
@@ -234,6 +201,14 @@ def test_a_missing_app_answers_502_and_a_running_one_is_served_with_its_websocke
         open_timeout=10,
     ) as ws:
         assert ws.response.status_code == 101
+
+    services.stack.stop_service("app")
+    try:
+        assert https.get("/app/").status_code == 502  # nginx resolves upstreams per request: it stays up
+        assert http_ok(f"http://127.0.0.1:{front['env']['NGINX_STATUS_PORT']}/healthz")
+    finally:
+        services.stack.start_service("app")
+    assert https.get("/app/_stcore/health").text == "ok"
 
 
 def test_any_s3_client_reaches_the_object_store_through_the_s3_port(front, services):

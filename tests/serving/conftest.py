@@ -1,13 +1,12 @@
 """Helpers for a running API on the local profile with events through the machine's RabbitMQ: air_quality trained
 once (air_quality_landing waits for uploads), keys with each scope, and the Dagster webserver for task status; started through
-the same supervisor as `mlops stack up` (deploy/stack.py), on free ports and a unique exchange."""
+the same supervisor as `mlops stack up` (deploy/), on free ports and a unique exchange."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +14,14 @@ import httpx
 import pandas as pd
 from upath import UPath
 
-from deploy.stack import BIN_DIR, Stack, free_port_block, load_env, service_table
+from deploy.env import BIN_DIR, load_env
+from deploy.services import service_table
+from deploy.supervisor import Stack
 from pipelines.features import forecast_inputs, model_feature_columns
 from pipelines.keys import PipelineKeys
 from pipelines.spec import load_specs
 from resources.lake_store import Lake
+from tests.throwaway import free_port_block, throwaway_exchange
 
 BROKER_URL = os.environ.get("MLOPS_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 START, END = "2024-01-01", "2024-02-29"
@@ -73,14 +75,13 @@ def start_api(env: dict[str, str], state: Path, with_dagster: bool) -> Stack:
 
 
 def api_env(root: Path, **overrides: str) -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:8]
     values = {
         "MLOPS_PROFILE": "local",
         "MLOPS_DATA_DIR": str(root / "data"),
         "DAGSTER_HOME": str(root / "dagster"),
         "MLOPS_EVENTS_BACKEND": "rabbitmq",
         "MLOPS_RABBITMQ_URL": BROKER_URL,
-        "MLOPS_EVENTS_EXCHANGE": f"mlops.test.{suffix}",
+        "MLOPS_EVENTS_EXCHANGE": throwaway_exchange(),
         "MLOPS_API_REFRESH_SECONDS": "300",  # swaps in these tests come from model.promoted events
         "MLOPS_API_WORKERS": "2",  # as served on a 2-CPU machine: every test goes through both workers
         "API_PORT": str(free_port_block(1)),

@@ -20,7 +20,7 @@ import pika
 import pytest
 from mlflow.tracking import MlflowClient
 
-from deploy.stack import BIN_DIR
+from deploy.env import BIN_DIR
 from events.bus import EventPublisher
 from events.envelope import make_event
 from events.tags import CHAMPION
@@ -29,6 +29,7 @@ from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
 from pipelines.spec import SPECS_DIR, load_specs
 from tests.serving.conftest import Api, api_env, mlops, start_api
+from tests.throwaway import free_port_block
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 PREDICT = "/v1/pipelines/air_quality/predict"
@@ -429,8 +430,6 @@ def test_schemathesis_finds_no_server_error(api: Api, tmp_path: Path):
 def test_broker_down_refuses_uploads_with_503_and_keeps_predicting(api: Api, tmp_path: Path):
     """A second instance whose broker is unreachable (nothing listens on its port)."""
     shutil.copytree(api.data_dir / "api", tmp_path / "keys")
-    from deploy.stack import free_port_block
-
     env = api_env(
         tmp_path,
         MLOPS_DATA_DIR=str(api.data_dir),

@@ -15,7 +15,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from deploy.stack import BIN_DIR, REPO_DIR, free_port_block
+from deploy.env import BIN_DIR, REPO_DIR
+from tests.throwaway import free_port_block
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_FLAGS = [

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from deploy.stack import REPO_DIR, free_port_block
+from deploy.env import REPO_DIR
 from tests.serving.conftest import Api
+from tests.throwaway import free_port_block
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 PAGES = [

@@ -1,17 +1,20 @@
 """Dagster run launcher that starts each run worker as a fork of a warm process (both dagster.yaml name it).
 
 Dagster's DefaultRunLauncher asks the code server to start a run; the code server *spawns* a fresh
-interpreter that imports Dagster, pandas and the code location before the run can start: 1.6 s of the
-4.5 s between publishing an event and its run starting on this machine (bench/event_latency.py), for every
-run; forked from here, 0.3 s. Here the launching process (the daemon) keeps a multiprocessing forkserver
-that has imported those libraries once; a run worker is a fork of it that imports only the project's own
-modules (from disk, so a changed pipeline is picked up by the next run) and executes the run as
-`dagster api execute_run` does.
+interpreter that imports Dagster, pandas and the code location before the run can start, for every run
+(bench/event_latency.py shows where a run's launch goes). Here the launching process (the daemon) keeps a
+multiprocessing forkserver that has imported those libraries once; a run worker is a fork of it that
+imports only the project's own modules (from disk, so a changed pipeline is picked up by the next run) and
+executes the run as `dagster api execute_run` does.
 
 The worker needs the launching host and the code location's environment, as local processes have (the
 stack and `mlops up` run the daemon beside the code). Terminating a run is cross-process: the webserver
 marks it CANCELING and the worker's own cancellation thread interrupts it. The run monitoring daemon
 asks `check_run_worker_health`, so a worker killed from outside fails its run within a poll interval.
+
+Private Dagster API used here (tests/contract/test_run_launcher.py checks each): `dagster._cli.api.
+_execute_run_command_body`, `start_run_cancellation_thread`, `capture_interrupts`, the `RunLauncher`
+base class and `ConfigurableClass`.
 """
 
 from __future__ import annotations

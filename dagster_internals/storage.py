@@ -1,15 +1,17 @@
 """Dagster's storages with their connections kept: PostgreSQL for the services profile
 (deploy/dagster/dagster.yaml), SQLite for the local one (dagster.yaml); see each class.
 
-PostgreSQL:
+PostgreSQL: dagster-postgres opens a new connection for every statement group (SQLAlchemy's NullPool), so
+that short-lived processes hold nothing open; only dagster-webserver switches to a pool. The daemon and the
+run workers live long enough for that to cost more than it saves: a sensor run over a landed file plans an
+event per partition and asset, each with its own connection set-up and server backend on the same cores
+(bench/event_latency.py). Here every process keeps up to POOL_SIZE connections open (more in bursts,
+closed after use), checks a pooled connection before using it (a restarted server costs no failed
+operation) and recycles connections hourly.
 
-dagster-postgres opens a new PostgreSQL connection for every statement group (SQLAlchemy's NullPool), so
-that short-lived processes hold nothing open; only dagster-webserver switches to a pool. The daemon and
-the run workers are long enough lived to pay for that: creating one sensor run over a 60-day file (144
-planned events) opened 311 connections, 1.6 s of connection set-up in the daemon alone plus a server
-backend started for each on the same two cores. Here every process keeps up to POOL_SIZE connections
-open (more in bursts, closed after use), checks a pooled connection before using it (a restarted server
-costs no failed operation) and recycles connections hourly.
+Private Dagster API used here (tests/contract/test_storage.py checks each): the storages' `_engine`
+attributes and `_connect`, `_initdb`, `_initialized_dbs`, `_db_lock`, `conn_string_for_shard` of the
+SQLite event log, `SQLITE_BUSY_TIMEOUT_SECONDS` and `_event_logs_directory`.
 """
 
 from __future__ import annotations
@@ -75,10 +77,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     The stock storage builds a SQLAlchemy engine, opens the file and disposes of both for every
     operation, twice per asset event (the run's file and the cross-run index), and checks whether a table
-    exists with yet another engine each time. A year of daily partitions writes ~1,600 events.
-    Here the engines of the most recently used MAX_ENGINES files stay open. A transaction commits with
-    `synchronous=NORMAL`, which in WAL mode syncs the log at checkpoints instead of at every commit: a
-    crash of the process loses nothing; a power cut may lose the last events, never the database.
+    exists with yet another engine each time; a run over a range of daily partitions writes events for
+    every day. Here the engines of the most recently used MAX_ENGINES files stay open. A transaction
+    commits with `synchronous=NORMAL`, which in WAL mode syncs the log at checkpoints instead of at every
+    commit: a crash of the process loses nothing; a power cut may lose the last events, never the database.
     """
 
     MAX_ENGINES = 16
