@@ -110,7 +110,7 @@ ROLES: dict[str, Role] = {
         lambda: [
             str(BIN_DIR / "streamlit"),
             "run",
-            str(REPO_DIR / "ui" / "app.py"),
+            str(REPO_DIR / "ui" / "server.py"),
             "--server.address",
             "0.0.0.0",
             "--server.port",

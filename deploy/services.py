@@ -299,7 +299,7 @@ def api(stack: StackContext) -> Service:
 
 
 def app(stack: StackContext) -> Service:
-    """The analyst app (`streamlit run ui/app.py`) on the API. Its key comes from MLOPS_UI_API_KEY in the
+    """The analyst app (`streamlit run ui/server.py`, which serves ui/app.py) on the API. Its key comes from MLOPS_UI_API_KEY in the
     environment, locally from the dev key file, or is pasted in its sidebar; behind nginx it is served under
     /app."""
     env = stack.env
@@ -311,7 +311,7 @@ def app(stack: StackContext) -> Service:
         command=[
             str(BIN_DIR / "streamlit"),
             "run",
-            str(REPO_DIR / "ui" / "app.py"),
+            str(REPO_DIR / "ui" / "server.py"),
             "--server.address",
             stack.host,
             "--server.port",

@@ -1,4 +1,4 @@
-"""The analyst app: `streamlit run ui/app.py` (`mlops up` starts it). One page per question; every page
+"""The analyst app, served by `streamlit run ui/server.py` (`mlops up` starts it). One page per question; every page
 talks only to the prediction API (ui/client.py), set by MLOPS_UI_API_URL and an API key."""
 
 from __future__ import annotations

@@ -44,12 +44,12 @@ PAGES = {
 
 
 class StreamlitServer:
-    """`streamlit run ui/app.py` against an API, on a free port; `url(page)` is a page's address."""
+    """`streamlit run ui/server.py` (the app, ui/app.py) against an API, on a free port; `url(page)` is a page's address."""
 
     def __init__(
         self, api_url: str, api_key: str | None, log: Path, base_path: str = "app", script: Path | None = None
     ) -> None:
-        self.script = script or REPO_DIR / "ui" / "app.py"
+        self.script = script or REPO_DIR / "ui" / "server.py"
         self.port = free_port_block(1)
         self.base_path = base_path
         self.log = log

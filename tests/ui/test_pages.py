@@ -89,6 +89,10 @@ def test_forecast_page_shows_the_apis_paths_and_risk_for_the_chosen_station(app_
     s004 = next(s for s in paths["stations"] if s["station"] == "S004")
     peak = max(p["prediction"] for p in s004["points"] if p["target"] == "no2")
     assert table.set_index("station").loc["S004", "peak no2"] == pytest.approx(round(peak, 1))
+    charts = len(app.get("vega_lite_chart"))  # one per target
+    next(t for t in app.toggle if t.label.startswith("Every station")).set_value(True).run()
+    grid = app.get("vega_lite_chart")[charts:]
+    assert not app.exception and len(grid) == 1 and '"facet"' in grid[0].proto.spec
 
 
 def test_models_page_lists_every_version_and_a_read_only_key_cannot_roll_back(app_env, api: Api):

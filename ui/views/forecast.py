@@ -208,21 +208,27 @@ st.dataframe(
         )
     },
 )
-grid_target = st.segmented_control(
-    "Pollutant", forecast_task.targets, default=forecast_task.targets[0], key="grid"
-)
-grid_target = grid_target or forecast_task.targets[0]
-grid_threshold = risk_task.threshold if risk_task is not None and risk_task.target == grid_target else None
-st.vega_lite_chart(
-    data.chart(
-        ("grid", pipeline, grid_target, versions_key),
-        lambda: charts.station_grid(
-            rows[rows["target"] == grid_target][["station", "target_time", "prediction", "lower", "upper"]],
-            grid_target,
-            grid_threshold,
-        ),
+# The table above is the at-a-glance view; the twenty small multiples are drawn when asked for.
+if st.toggle("Every station's next 24 hours, side by side", key="show_grid"):
+    grid_target = st.segmented_control(
+        "Pollutant", forecast_task.targets, default=forecast_task.targets[0], key="grid"
     )
-)
+    grid_target = grid_target or forecast_task.targets[0]
+    grid_threshold = (
+        risk_task.threshold if risk_task is not None and risk_task.target == grid_target else None
+    )
+    st.vega_lite_chart(
+        data.chart(
+            ("grid", pipeline, grid_target, versions_key),
+            lambda: charts.station_grid(
+                rows[rows["target"] == grid_target][
+                    ["station", "target_time", "prediction", "lower", "upper"]
+                ],
+                grid_target,
+                grid_threshold,
+            ),
+        )
+    )
 st.caption(
     f"Shown {when(dt.datetime.now(dt.UTC))}. Each point's prediction id starts with {paths.prediction_id} "
     "(in the CSV): quote it on the Feedback page."
