@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -274,6 +275,42 @@ def checkout(ref: str, folder: Path) -> Path:
     return folder
 
 
+def profile(pid: int, out: Path, during: Callable[[], LoadResult]) -> None:
+    """Sample the API's processes with py-spy while `during` loads it; print the functions with the largest
+    share of the workers' samples, inclusive (the function and what it calls) and by themselves."""
+    spy = subprocess.Popen(
+        [str(BIN_DIR / "py-spy"), "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
+         "--format", "raw", "--output", str(out), "--rate", "250"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(1.0)  # py-spy attaches
+    r = during()
+    spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+    _, err = spy.communicate(timeout=60)
+    if not out.exists():
+        raise SystemExit(f"py-spy wrote no profile: {err.decode()[-2000:]}")
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+    print(
+        f"  profiled run of {OURS} (not counted): {r.rps:,.1f} req/s under py-spy; {total:,} samples in {out}"
+    )
+    for title, table in (("inclusive", inclusive), ("self", own)):
+        print(f"  top functions, {title} share of samples:")
+        for frame, n in sorted(table.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"    {n / total:>6.1%}  {frame[:150]}")
+
+
 def median_result(results: list[LoadResult]) -> tuple[float, float, float]:
     return (
         statistics.median(r.rps for r in results),
@@ -296,6 +333,13 @@ def main() -> int:
     )
     parser.add_argument(
         "--data", type=Path, help="data dir to reuse (trained once, kept); default a temporary one"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="after the runs, one more load of this service sampled by py-spy (its workers): collapsed "
+        "stacks to FILE and the hottest functions printed",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir and server logs")
     args = parser.parse_args()
@@ -344,7 +388,13 @@ def main() -> int:
         # The servers under the project's own supervisor (deploy/supervisor.py): the API as `mlops stack up`
         # starts it, the floor and MLflow's scoring server beside it; each is ready once it answers.
         ours_port, mlflow_port, floor_port = free_port_block(1), free_port_block(1), free_port_block(1)
-        stack_env = {**load_env(environ=env), **env, "API_PORT": str(ours_port)}
+        # Each API logs its predictions to a database of its own, new for this run (a reused data dir's grows).
+        stack_env = {
+            **load_env(environ=env),
+            **env,
+            "API_PORT": str(ours_port),
+            "MLOPS_API_DATABASE_URL": f"sqlite:///{work / 'predictions.db'}",
+        }
         theirs_base = f"http://127.0.0.1:{mlflow_port}"
         floor_base = f"http://127.0.0.1:{floor_port}"
         workers = ServingSettings().workers  # what `mlops serve` runs by default here; the others get as many
@@ -468,6 +518,12 @@ def main() -> int:
                     f"p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, errors {r.errors}",
                     flush=True,
                 )
+        if args.profile:
+            profile(
+                stack.procs["api"].pid,
+                args.profile,
+                lambda: load(ours_url, scripts[OURS][1], args.connections, args.duration),
+            )
         theirs_script = wrk_script(work, "mlflow", orjson.dumps({"dataframe_records": [row]}), theirs_headers)
         load(theirs_url, theirs_script, args.connections, WARMUP_SECONDS)
         mlflow_load = load(theirs_url, theirs_script, args.connections, args.duration)
