@@ -12,7 +12,7 @@ from pipelines.spec import SPECS_DIR, load_specs
 from resources.settings import get_settings
 from serving import problems
 from serving.config import ServingSettings, get_serving_settings
-from serving.observability import RequestContext, configure_logging, leave_metrics_pool
+from serving.observability import RequestContext, access_log, configure_logging, leave_metrics_pool
 from serving.platform import Platform
 from serving.routes import (
     datasets,
@@ -79,6 +79,7 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
             yield
         finally:
             await platform.stop()
+            access_log.flush()
             leave_metrics_pool()
 
     app = PlatformAPI(

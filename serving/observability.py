@@ -3,18 +3,20 @@
 `RequestContext` is a plain ASGI middleware (no per-request task or body copy): it names the request
 (`X-Request-ID`, or a new one), continues the caller's trace (`traceparent` or `X-Trace-ID`, or a new one),
 puts both on the response and in every log line written while the request runs, and records the request in
-the metrics under its route template. (Body size limits are FastAPI's own `max_body_size`.)"""
+the metrics under its route template and in the access log (`AccessLog`: every request's line, written in
+batches at most 0.2 s late; a server error's at once). (Body size limits are FastAPI's own `max_body_size`.)"""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import datetime as dt
 import logging
 import os
+import random
 import re
 import sys
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -81,42 +83,98 @@ def leave_metrics_pool() -> None:
 
 
 def new_trace_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits in hex (W3C trace id form); `random` (re-seeded in each forked worker) instead of
+    uuid4, which asks the kernel for bytes on every request."""
+    return f"{random.getrandbits(128):032x}"
+
+
+def log_entry(created: float, level: str, logger: str, message: str, **fields: Any) -> dict[str, Any]:
+    """One log line's fields, in the order every line has them."""
+    return {
+        "time": dt.datetime.fromtimestamp(created, dt.UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+        "request_id": fields.pop("request_id", None) or REQUEST_ID.get(),
+        "trace_id": fields.pop("trace_id", None) or TRACE_ID.get(),
+        **fields,
+    }
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the request and trace id of the request being served."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
-            "trace_id": getattr(record, "trace_id", None) or TRACE_ID.get(),
-        }
-        for key in ("method", "path", "route", "status", "duration_ms", "client"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
+        extra = {k: getattr(record, k) for k in ("request_id", "trace_id") if getattr(record, k, None)}
+        entry = log_entry(record.created, record.levelname.lower(), record.name, record.getMessage(), **extra)
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
 
+_stderr = logging.StreamHandler(sys.stderr)
+_stderr.setFormatter(JsonFormatter())
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for the service and uvicorn (whose access log is replaced by ours)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
     for name in ("mlops", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
+        logger.handlers[:] = [_stderr]
         logger.setLevel(level)
         logger.propagate = False
     logging.getLogger("uvicorn.access").disabled = True
 
 
-access_log = logging.getLogger("mlops.api.access")
+class AccessLog:
+    """One JSON line per request on the service's log stream, written in batches: the lines of `every`
+    seconds in one write, not one write (and one `logging` record) per request. A server error's line is
+    written at once, with the lines before it."""
+
+    logger = "mlops.api.access"
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every = every
+        self._lines: list[bytes] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, entry: dict[str, Any], status: int) -> None:
+        self._lines.append(orjson.dumps(entry, default=str))
+        if status >= 500:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.every, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._lines:
+            return
+        text = b"\n".join(self._lines).decode() + "\n"
+        self._lines = []
+        _stderr.acquire()  # the lock `logging` takes: lines of other threads never land inside ours
+        try:
+            _stderr.stream.write(text)
+            _stderr.flush()
+        finally:
+            _stderr.release()
+
+
+access_log = AccessLog()
+_request_metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _observe(method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one request (the labelled series looked up once per method, route and status)."""
+    series = _request_metrics.get((method, route, status))
+    if series is None:
+        series = _request_metrics[(method, route, status)] = (
+            REQUESTS.labels(method, route, str(status)),
+            LATENCY.labels(method, route),
+        )
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 class RequestContext:
@@ -130,7 +188,7 @@ class RequestContext:
         began = time.perf_counter()
         headers = {k: v for k, v in scope["headers"]}
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _SAFE_ID.match(given) else new_trace_id()
         trace_id = _trace_id(headers)
         REQUEST_ID.set(request_id)
         TRACE_ID.set(trace_id)
@@ -172,23 +230,18 @@ class RequestContext:
             route = scope.get("route")
             template = getattr(route, "path", None) or "(unmatched)"
             elapsed = time.perf_counter() - began
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(elapsed)
+            method, path = scope["method"], scope["path"]
+            _observe(method, template, status, elapsed)
             if template != "/metrics":
-                access_log.info(
-                    "%s %s %s",
-                    scope["method"],
-                    scope["path"],
+                access_log.add(
+                    log_entry(
+                        time.time(), "info", AccessLog.logger, f"{method} {path} {status}",
+                        request_id=request_id, trace_id=trace_id, method=method, path=path,
+                        route=template, status=status, duration_ms=round(elapsed * 1000, 2),
+                        client=(scope.get("client") or ("-",))[0],
+                    ),
                     status,
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "client": (scope.get("client") or ("-",))[0],
-                    },
-                )
+                )  # fmt: skip
 
 
 def _trace_id(headers: dict[bytes, bytes]) -> str:
