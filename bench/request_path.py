@@ -87,15 +87,10 @@ def worker(src: Path, data: Path, requests: int, concurrency: int) -> None:
 
 
 def side(src: Path, data: Path, work: Path, args: argparse.Namespace) -> float:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "MLFLOW_")) and k != "DAGSTER_HOME"
-    }
-    env.update(
-        MLOPS_PROFILE="local",
-        MLOPS_DATA_DIR=str(data),
-        MLOPS_API_DATABASE_URL=f"sqlite:///{work / 'predictions.db'}",
-        PYTHONPATH=str(src),
-    )
+    from serving_vs_mlflow import clean_env
+
+    env = clean_env(data)
+    env.update(MLOPS_API_DATABASE_URL=f"sqlite:///{work / 'predictions.db'}", PYTHONPATH=str(src))
     done = subprocess.run(
         [sys.executable, __file__, "--worker", str(src), "--data", str(data),
          "--requests", str(args.requests), "--concurrency", str(args.concurrency)],
