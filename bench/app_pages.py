@@ -170,7 +170,10 @@ def main() -> int:
                 app = functools.partial(launch, api_url, key, root / "streamlit.log")
                 try:
                     for title, page in PAGES.items():
-                        url_of = functools.partial(lambda server, p: server.url(p), p=page)
+
+                        def url_of(server: StreamlitServer, p: str = page) -> str:
+                            return server.url(p)
+
                         base = measure(
                             browser, functools.partial(app, baseline_script), url_of, title, args.repeat
                         )

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-# What the pages import (pandas, Altair, httpx, the API's models come with these), and pyarrow, which
-# Streamlit imports on a page's first table.
-PRELOADED = ("ui.charts", "ui.data", "ui.format", "pyarrow")
+# What the pages import; pandas, pyarrow, Altair, httpx and the API's models come with these.
+PRELOADED = ("ui.charts", "ui.data", "ui.format")
 
 
 @contextlib.asynccontextmanager
