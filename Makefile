@@ -82,9 +82,11 @@ bench-app: install browser
 screenshots: install browser
 	MLOPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/ui/test_browser.py -q
 
-## Debian tools the deployment needs here and in CI: nginx (the process stack's front), docker-compose and shellcheck (offline checks)
+## Debian tools the deployment needs here and in CI: nginx (the process stack's front), Prometheus and Alertmanager (the
+## stack's monitoring; promtool and amtool check their files), docker-compose and shellcheck (offline checks)
 deploy-tools:
-	@missing=""; for tool in nginx:nginx docker-compose:docker-compose shellcheck:shellcheck; do \
+	@missing=""; for tool in nginx:nginx prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
+	  amtool:prometheus-alertmanager docker-compose:docker-compose shellcheck:shellcheck; do \
 	  command -v $${tool%%:*} >/dev/null || [ -x /usr/sbin/$${tool%%:*} ] || missing="$$missing $${tool#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
