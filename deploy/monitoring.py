@@ -139,6 +139,14 @@ def write_yaml(data: dict, path: Path) -> Path:
     return path
 
 
+def prometheus_binary() -> str:
+    return tool(PROMETHEUS_BIN)
+
+
+def alertmanager_binary() -> str:
+    return tool(ALERTMANAGER_BIN)
+
+
 def tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
