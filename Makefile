@@ -92,11 +92,13 @@ deploy-tools:
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
 
-## the deployment, checked offline: Compose (docker-compose 1.29 and the Compose Spec schema), nginx -t on both renderings, hadolint, shellcheck, actionlint
+## the deployment, checked offline: Compose (docker-compose 1.29 and the Compose Spec schema), nginx -t on both renderings,
+## the monitoring (promtool check config/rules, promtool test rules, amtool check-config, the Grafana dashboards), hadolint, shellcheck, actionlint
 validate-deploy: install deploy-tools
 	for overlay in dev staging prod; do $(BIN)/python -m deploy.compose_config print $$overlay > /dev/null || exit 1; done
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose/compose*.yaml
 	$(BIN)/python -m deploy.nginx check
+	$(BIN)/python -m deploy.monitoring check
 	$(BIN)/hadolint Dockerfile
 	shellcheck .ci/run deploy/compose/minio/setup.sh
 	$(BIN)/actionlint
