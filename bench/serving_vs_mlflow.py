@@ -549,7 +549,9 @@ def main() -> int:
                 url, script = scripts[name]
                 before = batch_buckets(metrics[name]) if name in metrics else {}
                 with (
-                    Scraper(metrics[OURS], args.scrape_interval) if name == scraped else contextlib.nullcontext()
+                    Scraper(metrics[OURS], args.scrape_interval)
+                    if name == scraped
+                    else contextlib.nullcontext()
                 ):
                     r = load(url, script, args.connections, args.duration)
                 results[name].append(r)

@@ -18,14 +18,14 @@ def exporter(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging()
     state = PlatformState(
-            specs=load_specs(settings.specs_dir or SPECS_DIR),
-            dagster_url=args.dagster_url,
-            mlflow_url=settings.mlflow_tracking_uri,
-            rabbitmq_url=settings.rabbitmq_url,
-            exchange=settings.events_exchange,
-            consumer_queue=consumer_queue(settings.events_exchange),
-            timeout=args.timeout,
-            min_interval=args.min_interval,
+        specs=load_specs(settings.specs_dir or SPECS_DIR),
+        dagster_url=args.dagster_url,
+        mlflow_url=settings.mlflow_tracking_uri,
+        rabbitmq_url=settings.rabbitmq_url,
+        exchange=settings.events_exchange,
+        consumer_queue=consumer_queue(settings.events_exchange),
+        timeout=args.timeout,
+        min_interval=args.min_interval,
     )
     state.start()
     registry = CollectorRegistry()

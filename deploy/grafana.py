@@ -78,7 +78,11 @@ def panel(title: str, targets: list[dict], unit: str = "short", kind: str = "tim
 def dashboard(uid: str, title: str, panels: list[dict], variables: list[dict] | None = None) -> dict:
     """Panels two per row, 12 columns wide each."""
     laid_out = [
-        {**p, "id": i + 1, "gridPos": {"h": 8, "w": 24 if p["type"] == "logs" else 12, "x": 12 * (i % 2), "y": 8 * (i // 2)}}
+        {
+            **p,
+            "id": i + 1,
+            "gridPos": {"h": 8, "w": 24 if p["type"] == "logs" else 12, "x": 12 * (i % 2), "y": 8 * (i // 2)},
+        }
         for i, p in enumerate(panels)
     ]
     return {
@@ -301,7 +305,10 @@ def prometheus_exprs(dashboards: dict[str, dict] = DASHBOARDS) -> dict[str, str]
 
 
 def file_contents() -> dict[Path, str]:
-    out = {DASHBOARDS_DIR / f"{name}.json": json.dumps(board, indent=2) + "\n" for name, board in DASHBOARDS.items()}
+    out = {
+        DASHBOARDS_DIR / f"{name}.json": json.dumps(board, indent=2) + "\n"
+        for name, board in DASHBOARDS.items()
+    }
     out[DATASOURCES_FILE] = yaml.safe_dump(DATASOURCES, sort_keys=False)
     out[DASHBOARD_PROVIDER_FILE] = yaml.safe_dump(DASHBOARD_PROVIDER, sort_keys=False)
     return out
@@ -322,7 +329,9 @@ def unresolved_datasources() -> list[str]:
         for p in json.loads(path.read_text())["panels"]:
             for ref in [p["datasource"], *(t["datasource"] for t in p["targets"])]:
                 if provisioned.get(ref["uid"]) != ref["type"]:
-                    problems.append(f"{path.name}: {p['title']}: no {ref['type']} datasource with uid {ref['uid']}")
+                    problems.append(
+                        f"{path.name}: {p['title']}: no {ref['type']} datasource with uid {ref['uid']}"
+                    )
     return problems
 
 

@@ -135,8 +135,14 @@ ROLES: dict[str, Role] = {
     ),
     "exporter": Role(
         lambda: [
-            str(BIN_DIR / "mlops"), "exporter", "--host", "0.0.0.0", "--port", EXPORTER_PORT,
-            "--dagster-url", f"http://dagster-webserver:{WEBSERVER_PORT}{DAGSTER_PREFIX}",
+            str(BIN_DIR / "mlops"),
+            "exporter",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            EXPORTER_PORT,
+            "--dagster-url",
+            f"http://dagster-webserver:{WEBSERVER_PORT}{DAGSTER_PREFIX}",
         ],  # fmt: skip
         lambda: http_ok(f"http://127.0.0.1:{EXPORTER_PORT}/metrics"),
     ),

@@ -34,6 +34,13 @@ from deploy.env import (
     local_dagster_home,
     prepare_local_dagster_home,
 )
+from deploy.monitoring import (
+    alertmanager_binary,
+    prometheus_binary,
+    render_alertmanager,
+    stack_prometheus_config,
+    write_yaml,
+)
 from deploy.nginx import (
     API_PREFIX,
     APP_PREFIX,
@@ -43,13 +50,6 @@ from deploy.nginx import (
     stack_values,
     write_config,
     write_htpasswd,
-)
-from deploy.monitoring import (
-    alertmanager_binary,
-    prometheus_binary,
-    render_alertmanager,
-    stack_prometheus_config,
-    write_yaml,
 )
 from deploy.postgres import ensure_database, postgres_url
 from deploy.supervisor import Service, Stack
@@ -222,7 +222,10 @@ def mlflow(stack: StackContext) -> Service:
             "--expose-prometheus",
             str(metrics),
         ],
-        env={"MLFLOW_S3_ENDPOINT_URL": env["MLOPS_S3_ENDPOINT_URL"], "PROMETHEUS_MULTIPROC_DIR": str(metrics)},
+        env={
+            "MLFLOW_S3_ENDPOINT_URL": env["MLOPS_S3_ENDPOINT_URL"],
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+        },
         healthy=lambda: http_ok(health),
         url=env["MLOPS_MLFLOW_TRACKING_URI"],
         prepare=prepare,
@@ -375,8 +378,14 @@ def exporter(stack: StackContext) -> Service:
         name="exporter",
         needs=("dagster-webserver", "mlflow"),
         command=[
-            str(BIN_DIR / "mlops"), "exporter", "--host", stack.host, "--port", env["EXPORTER_PORT"],
-            "--dagster-url", stack.url("DAGSTER_PORT", stack.dagster_path_prefix),
+            str(BIN_DIR / "mlops"),
+            "exporter",
+            "--host",
+            stack.host,
+            "--port",
+            env["EXPORTER_PORT"],
+            "--dagster-url",
+            stack.url("DAGSTER_PORT", stack.dagster_path_prefix),
         ],  # fmt: skip
         env={"MLOPS_EXPORTER_MIN_INTERVAL": env.get("EXPORTER_MIN_INTERVAL", "10")},
         healthy=lambda: http_ok(stack.url("EXPORTER_PORT", "/metrics")),

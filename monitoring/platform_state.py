@@ -13,6 +13,7 @@ sees stale state and an alert, never a failed scrape.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -156,7 +157,10 @@ def dagster_samples(http: httpx.Client) -> list[Sample]:
     pipeline_of = {tuple(n["assetKey"]["path"]): n["groupName"] for n in nodes}
     samples: list[Sample] = []
     for node in nodes:
-        asset, pipeline = "/".join(node["assetKey"]["path"][1:]) or node["assetKey"]["path"][0], node["groupName"]
+        asset, pipeline = (
+            "/".join(node["assetKey"]["path"][1:]) or node["assetKey"]["path"][0],
+            node["groupName"],
+        )
         checks = node["assetChecksOrError"]
         if checks.get("__typename") != "AssetChecks":
             continue
@@ -177,7 +181,9 @@ def dagster_samples(http: httpx.Client) -> list[Sample]:
                 asset = "/".join(path[1:]) or path[0]
                 when = float(latest["timestamp"]) / 1000  # milliseconds, as a string
                 samples.append(
-                    Sample("mlops_asset_last_materialization_timestamp_seconds", (pipeline_of[path], asset), when)
+                    Sample(
+                        "mlops_asset_last_materialization_timestamp_seconds", (pipeline_of[path], asset), when
+                    )
                 )
     runs = graphql(http, RUNS, {"limit": RUN_WINDOW})["runsOrError"]
     if runs.get("__typename") != "Runs":
@@ -223,7 +229,9 @@ def mlflow_samples(http: httpx.Client, specs: Mapping[str, PipelineSpec]) -> lis
             version = reply.json()["model_version"]
             labels = (spec.name, task.name)
             tags = {t["key"]: t["value"] for t in version.get("tags", [])}
-            promoted = _timestamp(tags.get(PROMOTED_AT_TAG)) or float(version["last_updated_timestamp"]) / 1000
+            promoted = (
+                _timestamp(tags.get(PROMOTED_AT_TAG)) or float(version["last_updated_timestamp"]) / 1000
+            )
             samples += [
                 Sample("mlops_champion_version", labels, float(version["version"])),
                 Sample("mlops_champion_promoted_timestamp_seconds", labels, promoted),
@@ -233,7 +241,9 @@ def mlflow_samples(http: httpx.Client, specs: Mapping[str, PipelineSpec]) -> lis
             for metric in run.json()["run"]["data"].get("metrics", []):
                 if metric["key"].startswith("holdout."):
                     name = metric["key"].removeprefix("holdout.")
-                    samples.append(Sample("mlops_champion_holdout_metric", (*labels, name), float(metric["value"])))
+                    samples.append(
+                        Sample("mlops_champion_holdout_metric", (*labels, name), float(metric["value"]))
+                    )
     return samples
 
 
@@ -269,10 +279,8 @@ def rabbitmq_samples(url: str, exchange: str, consumer_queue: str, timeout: floa
             samples.append(Sample(metric, (queue,), float(count)))
         return samples
     finally:
-        try:
+        with contextlib.suppress(AMQPError):
             connection.close()
-        except AMQPError:
-            pass
 
 
 # ---- the collector --------------------------------------------------------------------------------------
@@ -286,7 +294,11 @@ def spec_samples(specs: Mapping[str, PipelineSpec]) -> list[Sample]:
         for task in spec.tasks:
             output = "/".join(keys.output(task)[1:])
             samples += [
-                Sample("mlops_asset_freshness_limit_seconds", (spec.name, output), spec.checks.freshness_hours * 3600),
+                Sample(
+                    "mlops_asset_freshness_limit_seconds",
+                    (spec.name, output),
+                    spec.checks.freshness_hours * 3600,
+                ),
                 Sample(
                     "mlops_champion_max_age_seconds",
                     (spec.name, task.name),

@@ -36,7 +36,25 @@ REQUEST_LABELS = ["method", "route", "status", "pipeline", "task", "model_versio
 SERVED_BY = "served_by"
 REQUESTS = Counter("mlops_api_requests_total", "HTTP requests", REQUEST_LABELS)
 # Buckets around the 25 ms goal are close enough for a p99 near it to be read (and alerted on) exactly.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.015,
+    0.02,
+    0.025,
+    0.03,
+    0.04,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+)
 LATENCY = Histogram(
     "mlops_api_request_duration_seconds",
     "Time from request to response",

@@ -38,7 +38,10 @@ def compose() -> dict:
 
 
 def test_promtool_and_amtool_accept_the_files_and_the_rule_tests_pass():
-    require(shutil.which("promtool") is not None and shutil.which("amtool") is not None, "promtool, amtool (make deploy-tools)")
+    require(
+        shutil.which("promtool") is not None and shutil.which("amtool") is not None,
+        "promtool, amtool (make deploy-tools)",
+    )
     done = check()
     assert any(line.startswith("promtool test rules") for line in done)
     assert any(line.startswith("promtool parses every dashboard query") for line in done)
@@ -104,7 +107,9 @@ def test_loki_config_keeps_logs_on_its_volume_and_listens_where_grafana_and_allo
     schema = loki["schema_config"]["configs"][-1]
     assert (schema["store"], schema["schema"], schema["object_store"]) == ("tsdb", "v13", "filesystem")
     assert loki["compactor"]["retention_enabled"] is True and loki["limits_config"]["retention_period"]
-    volume_targets = [v.split(":")[1] if isinstance(v, str) else v["target"] for v in compose["services"]["loki"]["volumes"]]
+    volume_targets = [
+        v.split(":")[1] if isinstance(v, str) else v["target"] for v in compose["services"]["loki"]["volumes"]
+    ]
     assert loki["common"]["path_prefix"] in volume_targets
     datasource = next(d for d in grafana.DATASOURCES["datasources"] if d["type"] == "loki")
     assert datasource["url"] == f"http://loki:{port}"
@@ -117,19 +122,33 @@ def test_alloy_config_reads_docker_logs_and_labels_them_as_the_logs_dashboard_qu
     code = re.sub(r"//.*", "", text)
     assert code.count("{") == code.count("}")
     blocks = dict(re.findall(r'^([a-z_.]+) "([a-z_]+)" \{', code, flags=re.MULTILINE))
-    assert {"discovery.docker", "discovery.relabel", "loki.source.docker", "loki.write", "loki.process"} <= set(blocks)
+    assert {
+        "discovery.docker",
+        "discovery.relabel",
+        "loki.source.docker",
+        "loki.write",
+        "loki.process",
+    } <= set(blocks)
     # Every reference to another component names one defined here.
-    for kind, label in re.findall(r"\b((?:discovery|loki)\.[a-z_]+)\.([a-z_]+)\.(?:targets|rules|receiver)\b", code):
+    for kind, label in re.findall(
+        r"\b((?:discovery|loki)\.[a-z_]+)\.([a-z_]+)\.(?:targets|rules|receiver)\b", code
+    ):
         assert blocks.get(kind) == label, f"{kind}.{label} is not defined"
     labels = set(re.findall(r'target_label\s*=\s*"([a-z_]+)"', code))
-    for query in [t["expr"] for board in grafana.DASHBOARDS.values() for p in board["panels"] for t in p["targets"]]:
+    for query in [
+        t["expr"] for board in grafana.DASHBOARDS.values() for p in board["panels"] for t in p["targets"]
+    ]:
         if query.startswith("{"):
             selector = re.match(r"\{([^}]*)\}", query).group(1)
             assert set(re.findall(r"([a-z_]+)\s*=~?", selector)) <= labels, query
 
 
 def test_grafana_provisions_both_datasources_and_every_dashboard_from_the_mounted_folders(compose):
-    mounts = {v.split(":")[1]: v.split(":")[0] for v in compose["services"]["grafana"]["volumes"] if isinstance(v, str)}
+    mounts = {
+        v.split(":")[1]: v.split(":")[0]
+        for v in compose["services"]["grafana"]["volumes"]
+        if isinstance(v, str)
+    }
     provider = yaml.safe_load(grafana.DASHBOARD_PROVIDER_FILE.read_text())["providers"][0]
     assert provider["options"]["path"] in mounts
     datasources = yaml.safe_load(grafana.DATASOURCES_FILE.read_text())["datasources"]

@@ -112,7 +112,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(), "nginx (make deploy-tools)"
     )
     require(shutil.which("prometheus") is not None, "Debian's prometheus (make deploy-tools)")
-    require(shutil.which("prometheus-alertmanager") is not None, "Debian's prometheus-alertmanager (make deploy-tools)")
+    require(
+        shutil.which("prometheus-alertmanager") is not None,
+        "Debian's prometheus-alertmanager (make deploy-tools)",
+    )
     suffix = uuid.uuid4().hex[:8]
     root = tmp_path_factory.mktemp("stack")
     alerts = AlertInbox()

@@ -28,7 +28,19 @@ from tests.services.conftest import QUIET
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 # Words of PromQL that are not metric names (functions are told apart by the parenthesis after them).
-PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset"}
+PROMQL_WORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+}
 
 
 def wait_for(what: str, check, timeout: float, every: float = 1.0):
@@ -82,7 +94,9 @@ def api_traffic(services, trained) -> None:
         for task in http.get("/v1/pipelines/air_quality/model").json()["tasks"]:
             rows = [{c: 1.0 for c in task["input_columns"]}]
             for _ in range(20):
-                answer = http.post("/v1/pipelines/air_quality/predict", json={"task": task["task"], "rows": rows})
+                answer = http.post(
+                    "/v1/pipelines/air_quality/predict", json={"task": task["name"], "rows": rows}
+                )
                 assert answer.status_code == 200, answer.text
         assert http.get("/v1/pipelines/nope/model").status_code == 404
 
@@ -109,7 +123,9 @@ def test_every_dashboard_and_rule_query_returns_data(prometheus, api_traffic):
     rule_metrics = {name for rule in alert_rules() for name in metric_names(rule["expr"])}
 
     def empty() -> list[str]:
-        missing = [f"dashboard {where}: {expr}" for where, expr in dashboards.items() if not query(prometheus, expr)]
+        missing = [
+            f"dashboard {where}: {expr}" for where, expr in dashboards.items() if not query(prometheus, expr)
+        ]
         missing += [f"rule metric {name}" for name in sorted(rule_metrics) if not query(prometheus, name)]
         return missing
 

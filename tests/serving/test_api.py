@@ -98,7 +98,14 @@ def test_workers_report_one_pool_of_metrics(api: Api):
     """Two worker processes serve (each with its connections); /metrics, whichever answers, counts both."""
     workers = set(re.findall(r"Started server process \[(\d+)\]", api.log.read_text()))
     assert len(workers) == 2, workers
-    labels = {"method": "GET", "route": "/healthz", "status": "200", "pipeline": "", "task": "", "model_version": ""}
+    labels = {
+        "method": "GET",
+        "route": "/healthz",
+        "status": "200",
+        "pipeline": "",
+        "task": "",
+        "model_version": "",
+    }
     before = _samples(httpx.get(f"{api.url}/metrics").text, "mlops_api_requests_total", **labels)
     for _ in range(40):  # a new connection each: the kernel hands them to either worker
         assert httpx.get(f"{api.url}/healthz").status_code == 200
