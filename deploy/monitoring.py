@@ -140,11 +140,12 @@ def write_yaml(data: dict, path: Path) -> Path:
 
 
 def prometheus_binary() -> str:
-    return tool(PROMETHEUS_BIN)
+    """Where Debian puts it (building the stack's table needs no binary; starting it checks with `tool`)."""
+    return shutil.which(PROMETHEUS_BIN) or f"/usr/bin/{PROMETHEUS_BIN}"
 
 
 def alertmanager_binary() -> str:
-    return tool(ALERTMANAGER_BIN)
+    return shutil.which(ALERTMANAGER_BIN) or f"/usr/bin/{ALERTMANAGER_BIN}"
 
 
 def tool(name: str) -> str:

@@ -35,10 +35,13 @@ from deploy.env import (
     prepare_local_dagster_home,
 )
 from deploy.monitoring import (
+    ALERTMANAGER_BIN,
+    PROMETHEUS_BIN,
     alertmanager_binary,
     prometheus_binary,
     render_alertmanager,
     stack_prometheus_config,
+    tool,
     write_yaml,
 )
 from deploy.nginx import (
@@ -399,6 +402,7 @@ def prometheus(stack: StackContext) -> Service:
     env, folder = stack.env, stack.state / "prometheus"
 
     def prepare() -> None:
+        tool(PROMETHEUS_BIN)
         write_yaml(stack_prometheus_config(env), folder / "prometheus.yml")
 
     return Service(
@@ -421,6 +425,7 @@ def alertmanager(stack: StackContext) -> Service:
     env, folder = stack.env, stack.state / "alertmanager"
 
     def prepare() -> None:
+        tool(ALERTMANAGER_BIN)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "alertmanager.yml").write_text(render_alertmanager(env))
 

@@ -85,9 +85,17 @@ def test_a_new_service_is_one_builder_and_one_table_entry(
 def test_the_stack_prometheus_scrapes_every_local_service_with_the_repository_rules(
     env: dict[str, str], tmp_path: Path
 ):
+    import shutil
+
     import yaml
 
     from deploy.monitoring import RULES_DIR
+    from tests.conftest import require
+
+    require(
+        bool(shutil.which("prometheus") and shutil.which("prometheus-alertmanager")),
+        "Debian's prometheus (make deploy-tools)",
+    )
 
     services = {s.name: s for s in service_table("services", env, tmp_path / "state")}
     services["prometheus"].prepare()
