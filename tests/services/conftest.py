@@ -138,7 +138,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "MLOPS_DATA_DIR": str(root / "data"),
         "MLOPS_API_REFRESH_SECONDS": "5",  # the API notices an MLflow outage within seconds
         # Monitoring at test speed: alerts reach the inbox within their rule's `for` plus a few seconds.
-        "PROMETHEUS_SCRAPE_INTERVAL": "1s",
+        "PROMETHEUS_SCRAPE_INTERVAL": "2s",  # its timeout too: a busy API must not look down
         "PROMETHEUS_EVALUATION_INTERVAL": "1s",
         "EXPORTER_MIN_INTERVAL": "2",
         "ALERTMANAGER_CRITICAL_WEBHOOK_URL": f"{alerts.url}/critical",
