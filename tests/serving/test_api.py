@@ -85,12 +85,12 @@ def test_health_readiness_and_metrics_are_open_and_name_the_loaded_models(api: A
 
 
 def _samples(metrics: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    """The sum of the samples of `name` whose labels are exactly `labels` (values may hold braces)."""
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
         if line.startswith(name + "{")
-        and ",".join(sorted(line[len(name) + 1 : line.index("}")].split(","))) == wanted
+        and dict(re.findall(r'(\w+)="([^"]*)"', line[len(name) + 1 : line.rindex("}")])) == labels
     )
 
 
