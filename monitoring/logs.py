@@ -1,5 +1,6 @@
-"""JSON log lines from Dagster's runs and sensors, in the same shape as the API's (serving/observability.py),
-with the run id, job and step: the instance's `python_logs.dagster_handler_config` names this formatter
+"""JSON log lines from Dagster's runs, in the same shape as the API's (serving/observability.py), with the
+run id, job and step, and the trace id an event-started run carries in its tags (so one Loki query by trace
+id finds the API's request and the run it caused): the instance's `python_logs.dagster_handler_config` names this formatter
 (deploy/dagster/dagster.yaml, deploy/compose/dagster/dagster.yaml), so Loki finds a run's lines by its id."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import logging
 
 import orjson
 
+from events.tags import TRACE_TAG
 from serving.observability import log_entry
 
 DAGSTER_META = "dagster_meta"  # the attribute Dagster puts its run, job and step on
@@ -18,6 +20,7 @@ class DagsterJsonFormatter(logging.Formatter):
         meta = getattr(record, DAGSTER_META, None) or {}
         message = meta.get("orig_message") or record.getMessage()
         fields = {
+            "trace_id": (meta.get("job_tags") or {}).get(TRACE_TAG),
             "run_id": meta.get("run_id"),
             "job": meta.get("job_name"),
             "step": meta.get("step_key"),
