@@ -224,6 +224,15 @@ MODELS = dashboard(
             "percentunit",
         ),
         panel(
+            "Champion holdout Brier score and calibration error (exceedance risk)",
+            [
+                target(
+                    'mlops_champion_holdout_metric{metric=~"brier|calibration_error"}',
+                    "{{pipeline}}.{{task}} {{metric}}",
+                )
+            ],
+        ),
+        panel(
             "Champion version over time (a step is a promotion)",
             [target("mlops_champion_version", "{{pipeline}}.{{task}}")],
             "none",

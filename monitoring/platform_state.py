@@ -223,8 +223,8 @@ def mlflow_samples(http: httpx.Client, specs: Mapping[str, PipelineSpec]) -> lis
                 "/api/2.0/mlflow/registered-models/alias",
                 params={"name": keys.model_name(task), "alias": CHAMPION},
             )
-            if reply.status_code == 404:
-                continue  # no model or no champion yet
+            if no_champion(reply):
+                continue
             reply.raise_for_status()
             version = reply.json()["model_version"]
             labels = (spec.name, task.name)
@@ -245,6 +245,17 @@ def mlflow_samples(http: httpx.Client, specs: Mapping[str, PipelineSpec]) -> lis
                         Sample("mlops_champion_holdout_metric", (*labels, name), float(metric["value"]))
                     )
     return samples
+
+
+def no_champion(reply: httpx.Response) -> bool:
+    """MLflow's answer for a model that does not exist (404) or has no champion alias yet (400)."""
+    if reply.status_code not in (400, 404):
+        return False
+    try:
+        code = reply.json().get("error_code")
+    except ValueError:
+        return False
+    return code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def _timestamp(iso: str | None) -> float | None:
