@@ -143,13 +143,21 @@ def test_every_dashboard_and_rule_query_returns_data(prometheus, api_traffic):
     for rule in alert_rules():  # every alert expression evaluates (firing or not)
         query(prometheus, rule["expr"])
     assert {"up", "mlops_asset_check_failed", "mlops_champion_promoted_timestamp_seconds"} <= rule_metrics
-    # The champions' holdout metrics and the served versions are those of the registry.
-    versions = {r["metric"]["task"]: r["value"][1] for r in query(prometheus, "mlops_champion_version")}
-    served = {
-        r["metric"]["task"]: r["value"][1]
-        for r in query(prometheus, 'max by (task) (mlops_api_model_version{pipeline="air_quality"})')
-    }
-    assert served and all(versions[task] == version for task, version in served.items())
+
+    # The exporter's champions (read from the registry) are the versions the API serves, once both have
+    # refreshed (an earlier test may have moved an alias).
+    def agreeing():
+        versions = {
+            r["metric"]["task"]: r["value"][1]
+            for r in query(prometheus, 'mlops_champion_version{pipeline="air_quality"}')
+        }
+        served = {
+            r["metric"]["task"]: r["value"][1]
+            for r in query(prometheus, 'max by (task) (mlops_api_model_version{pipeline="air_quality"})')
+        }
+        return served and served == versions
+
+    wait_for("the exporter's champions to be the API's", agreeing, 30)
 
 
 def notified(services, alertname: str, since: int = 0, **labels: str) -> dict | None:
