@@ -82,19 +82,23 @@ bench-app: install browser
 screenshots: install browser
 	MLOPS_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/ui/test_browser.py -q
 
-## Debian tools the deployment needs here and in CI: nginx (the process stack's front), docker-compose and shellcheck (offline checks)
+## Debian tools the deployment needs here and in CI: nginx (the process stack's front), Prometheus and Alertmanager (the
+## stack's monitoring; promtool and amtool check their files), docker-compose and shellcheck (offline checks)
 deploy-tools:
-	@missing=""; for tool in nginx:nginx docker-compose:docker-compose shellcheck:shellcheck; do \
+	@missing=""; for tool in nginx:nginx prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
+	  amtool:prometheus-alertmanager docker-compose:docker-compose shellcheck:shellcheck; do \
 	  command -v $${tool%%:*} >/dev/null || [ -x /usr/sbin/$${tool%%:*} ] || missing="$$missing $${tool#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends $$missing; fi
 
-## the deployment, checked offline: Compose (docker-compose 1.29 and the Compose Spec schema), nginx -t on both renderings, hadolint, shellcheck, actionlint
+## the deployment, checked offline: Compose (docker-compose 1.29 and the Compose Spec schema), nginx -t on both renderings,
+## the monitoring (promtool check config/rules, promtool test rules, amtool check-config, the Grafana dashboards), hadolint, shellcheck, actionlint
 validate-deploy: install deploy-tools
 	for overlay in dev staging prod; do $(BIN)/python -m deploy.compose_config print $$overlay > /dev/null || exit 1; done
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose/compose*.yaml
 	$(BIN)/python -m deploy.nginx check
+	$(BIN)/python -m deploy.monitoring check
 	$(BIN)/hadolint Dockerfile
 	shellcheck .ci/run deploy/compose/minio/setup.sh
 	$(BIN)/actionlint

@@ -19,15 +19,20 @@ measuring, the same rows are sent to this service and MLflow, and their predicti
    `predict_frame` of the loaded pyfunc on the same rows (median of 5), the two taking turns. Goal: ≥ 50% of in-process.
    MLflow's server is timed once on the same batch for context.
 
+With `--scrape-interval S` this service also takes turns as a second contestant, "scraped": the same
+server while a Prometheus-like client GETs its /metrics every S seconds (the cost of being monitored,
+A/B in one run; S = 1 is 15 times Prometheus's default rate).
+
 The load generator runs on the same machine as the servers, so it takes CPU from them (all alike).
 
     .venv/bin/python bench/serving_vs_mlflow.py [--runs 5] [--duration 30] [--connections 16]
-        [--baseline REF] [--data DIR] [--keep]
+        [--baseline REF] [--scrape-interval S] [--data DIR] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -38,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -311,6 +317,31 @@ def profile(pid: int, out: Path, during: Callable[[], LoadResult]) -> None:
             print(f"    {n / total:>6.1%}  {frame[:150]}")
 
 
+class Scraper:
+    """`with Scraper(url, every):` GETs `url` every `every` seconds in a thread, as Prometheus would."""
+
+    def __init__(self, url: str, every: float) -> None:
+        self.url, self.every = url, every
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with urllib.request.urlopen(self.url, timeout=10) as reply:
+                reply.read()
+            self.scrapes += 1
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> Scraper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def median_result(results: list[LoadResult]) -> tuple[float, float, float]:
     return (
         statistics.median(r.rps for r in results),
@@ -330,6 +361,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="open connections (default 16)")
     parser.add_argument(
         "--baseline", metavar="REF", help="also serve the API of this git ref (A/B in one run)"
+    )
+    parser.add_argument(
+        "--scrape-interval",
+        type=float,
+        metavar="S",
+        help="also measure this service while its /metrics is scraped every S seconds (A/B in one run)",
     )
     parser.add_argument(
         "--data", type=Path, help="data dir to reuse (trained once, kept); default a temporary one"
@@ -493,6 +530,9 @@ def main() -> int:
             OURS: (ours_url, wrk_script(work, "ours", ours_body, ours_headers)),
         }
         metrics = {OURS: f"http://127.0.0.1:{ours_port}/metrics"}
+        scraped = f"scraped every {args.scrape_interval:g} s" if args.scrape_interval else None
+        if scraped:
+            scripts[scraped] = scripts[OURS]
         if args.baseline:
             base_url = f"http://127.0.0.1:{base_port}/v1/pipelines/{PIPELINE}/predict"
             ask_ours([row], base_url)
@@ -508,7 +548,12 @@ def main() -> int:
             for name in turn:
                 url, script = scripts[name]
                 before = batch_buckets(metrics[name]) if name in metrics else {}
-                r = load(url, script, args.connections, args.duration)
+                with (
+                    Scraper(metrics[OURS], args.scrape_interval)
+                    if name == scraped
+                    else contextlib.nullcontext()
+                ):
+                    r = load(url, script, args.connections, args.duration)
                 results[name].append(r)
                 if name in metrics:
                     for bound, count in batch_buckets(metrics[name]).items():
@@ -602,6 +647,13 @@ def main() -> int:
             f"A/B: this tree / {args.baseline}: req/s ×{statistics.median(gains):.3f} (median of the runs' "
             f"ratios; per run {', '.join(f'{g:.3f}' for g in gains)}); p99 median "
             f"{median_result(ours)[2]:.1f} vs {median_result(results[baseline])[2]:.1f} ms"
+        )
+    if scraped:
+        costs = [r.rps / o.rps for r, o in zip(results[scraped], ours, strict=True)]
+        print(
+            f"scraped / not scraped (same server): req/s ×{statistics.median(costs):.3f} (median of the runs' "
+            f"ratios; per run {', '.join(f'{c:.3f}' for c in costs)}); p99 median "
+            f"{median_result(results[scraped])[2]:.1f} vs {median_result(ours)[2]:.1f} ms"
         )
     ours_median = median_result(ours)[0]
     print(

@@ -82,6 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes, each with the models (default MLOPS_API_WORKERS or one per CPU, at most 4)",
     )
 
+    p = command("exporter", "cli.exporter:exporter", "the platform's state for Prometheus on /metrics")
+    p.add_argument("--host", default=os.environ.get("MLOPS_EXPORTER_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("MLOPS_EXPORTER_PORT", "9108")))
+    p.add_argument(
+        "--dagster-url",
+        default=os.environ.get("MLOPS_EXPORTER_DAGSTER_URL", "http://127.0.0.1:3000"),
+        help="the Dagster webserver with its path prefix (its GraphQL API is <url>/graphql)",
+    )
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds per request to a source")
+    p.add_argument(
+        "--min-interval",
+        type=float,
+        default=float(os.environ.get("MLOPS_EXPORTER_MIN_INTERVAL", "10")),
+        help="read the sources at most this often (seconds), however often Prometheus scrapes",
+    )
+
     p = command(
         "api-key", "cli.keys:api_key", "create | revoke | list the API's keys (stored as SHA-256 hashes)"
     )

@@ -5,7 +5,8 @@
     daemon       schedules, sensors, the run queue, run monitoring
     api          the prediction API (8000)
     app          the analyst app, Streamlit under /app (8501)
-    mlflow       MLflow tracking server, PostgreSQL backend, artifacts proxied to S3 (5000)
+    mlflow       MLflow tracking server, PostgreSQL backend, artifacts proxied to S3 (5000), Prometheus metrics
+    exporter     the platform's state for Prometheus (`mlops exporter`, 9108)
     migrate      one-shot: create the databases when missing, upgrade Dagster's and MLflow's schemas
     buckets      one-shot: the lake, landing and MLflow buckets on any S3 endpoint (Compose's MinIO job does more)
     health       the Docker HEALTHCHECK: probes the role this container was started with
@@ -36,6 +37,8 @@ WEBSERVER_PORT = "3000"
 API_PORT = "8000"
 APP_PORT = "8501"
 MLFLOW_PORT = "5000"
+EXPORTER_PORT = "9108"
+MLFLOW_METRICS_DIR = "/tmp/mlflow-metrics"  # its workers' pooled Prometheus metrics (--expose-prometheus)
 APP_PREFIX = "app"
 
 
@@ -54,6 +57,7 @@ def _mlflow_command() -> list[str]:
         "--artifacts-destination", f"s3://{env['MLOPS_MLFLOW_BUCKET']}",
         "--host", "0.0.0.0", "--port", MLFLOW_PORT,
         "--workers", env.get("MLFLOW_WORKERS", "2"),
+        "--expose-prometheus", MLFLOW_METRICS_DIR,
     ]  # fmt: skip
 
 
@@ -124,7 +128,24 @@ ROLES: dict[str, Role] = {
         ],
         lambda: http_ok(f"http://127.0.0.1:{APP_PORT}/{APP_PREFIX}/_stcore/health"),
     ),
-    "mlflow": Role(_mlflow_command, lambda: http_ok(f"http://127.0.0.1:{MLFLOW_PORT}/health")),
+    "mlflow": Role(
+        _mlflow_command,
+        lambda: http_ok(f"http://127.0.0.1:{MLFLOW_PORT}/health"),
+        lambda: {"PROMETHEUS_MULTIPROC_DIR": MLFLOW_METRICS_DIR},
+    ),
+    "exporter": Role(
+        lambda: [
+            str(BIN_DIR / "mlops"),
+            "exporter",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            EXPORTER_PORT,
+            "--dagster-url",
+            f"http://dagster-webserver:{WEBSERVER_PORT}{DAGSTER_PREFIX}",
+        ],  # fmt: skip
+        lambda: http_ok(f"http://127.0.0.1:{EXPORTER_PORT}/metrics"),
+    ),
 }
 
 

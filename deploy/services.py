@@ -1,8 +1,9 @@
 """The platform's topology as local processes: one entry per service in SERVICE_TABLE (`mlops stack ...`).
 
 `services` is the production shape without Docker: an S3 server, the MLflow tracking server on PostgreSQL
-and S3, dagster-webserver and dagster-daemon on PostgreSQL, the API, the analyst app, and nginx in front of them (the same
-configuration as in Compose, deploy/nginx.py), against the machine's PostgreSQL and RabbitMQ. `local` is
+and S3, dagster-webserver and dagster-daemon on PostgreSQL, the API, the analyst app, nginx in front of them (the same
+configuration as in Compose, deploy/nginx.py), and the monitoring: the platform exporter, Prometheus and
+Alertmanager (Debian's, on the same rule files as Compose, deploy/monitoring.py), against the machine's PostgreSQL and RabbitMQ. `local` is
 the embedded profile: the same Dagster processes on SQLite, `mlflow ui` on the local store, the API and the app. Ports,
 credentials and names come from `deploy/stack.env`.
 
@@ -32,6 +33,16 @@ from deploy.env import (
     load_env,
     local_dagster_home,
     prepare_local_dagster_home,
+)
+from deploy.monitoring import (
+    ALERTMANAGER_BIN,
+    PROMETHEUS_BIN,
+    alertmanager_binary,
+    prometheus_binary,
+    render_alertmanager,
+    stack_prometheus_config,
+    tool,
+    write_yaml,
 )
 from deploy.nginx import (
     API_PREFIX,
@@ -191,6 +202,13 @@ def mlflow(stack: StackContext) -> Service:
             url=stack.url("MLFLOW_PORT"),
             prepare=lambda: (settings.data_path / "mlflow").mkdir(parents=True, exist_ok=True),
         )
+    metrics = stack.state / "mlflow-metrics"  # its workers' pooled Prometheus metrics (--expose-prometheus)
+
+    def prepare() -> None:
+        ensure_database(env, env["MLFLOW_PG_DB"])
+        shutil.rmtree(metrics, ignore_errors=True)  # the last run's workers' counts are not this run's
+        metrics.mkdir(parents=True)
+
     return Service(
         name="mlflow",
         needs=("s3",),
@@ -204,11 +222,16 @@ def mlflow(stack: StackContext) -> Service:
             *listen,
             "--workers",
             env.get("MLFLOW_WORKERS", "2"),
+            "--expose-prometheus",
+            str(metrics),
         ],
-        env={"MLFLOW_S3_ENDPOINT_URL": env["MLOPS_S3_ENDPOINT_URL"]},
+        env={
+            "MLFLOW_S3_ENDPOINT_URL": env["MLOPS_S3_ENDPOINT_URL"],
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+        },
         healthy=lambda: http_ok(health),
         url=env["MLOPS_MLFLOW_TRACKING_URI"],
-        prepare=lambda: ensure_database(env, env["MLFLOW_PG_DB"]),
+        prepare=prepare,
     )
 
 
@@ -351,6 +374,77 @@ def nginx(stack: StackContext) -> Service:
     )
 
 
+def exporter(stack: StackContext) -> Service:
+    """The platform's state for Prometheus (`mlops exporter`): Dagster, the MLflow registry, RabbitMQ."""
+    env = stack.env
+    return Service(
+        name="exporter",
+        needs=("dagster-webserver", "mlflow"),
+        command=[
+            str(BIN_DIR / "mlops"),
+            "exporter",
+            "--host",
+            stack.host,
+            "--port",
+            env["EXPORTER_PORT"],
+            "--dagster-url",
+            stack.url("DAGSTER_PORT", stack.dagster_path_prefix),
+        ],  # fmt: skip
+        env={"MLOPS_EXPORTER_MIN_INTERVAL": env.get("EXPORTER_MIN_INTERVAL", "10")},
+        healthy=lambda: http_ok(stack.url("EXPORTER_PORT", "/metrics")),
+        url=stack.url("EXPORTER_PORT", "/metrics"),
+        start_timeout=60.0,
+    )
+
+
+def prometheus(stack: StackContext) -> Service:
+    """Debian's Prometheus on the repository's rule files, scraping the stack's local addresses."""
+    env, folder = stack.env, stack.state / "prometheus"
+
+    def prepare() -> None:
+        tool(PROMETHEUS_BIN)
+        write_yaml(stack_prometheus_config(env), folder / "prometheus.yml")
+
+    return Service(
+        name="prometheus",
+        command=[
+            prometheus_binary(),
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address={stack.host}:{env['PROMETHEUS_PORT']}",
+        ],
+        healthy=lambda: http_ok(stack.url("PROMETHEUS_PORT", "/-/ready")),
+        url=stack.url("PROMETHEUS_PORT"),
+        prepare=prepare,
+        start_timeout=60.0,
+    )
+
+
+def alertmanager(stack: StackContext) -> Service:
+    """Debian's Alertmanager on the repository's template, routing to the webhooks deploy/stack.env names."""
+    env, folder = stack.env, stack.state / "alertmanager"
+
+    def prepare() -> None:
+        tool(ALERTMANAGER_BIN)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "alertmanager.yml").write_text(render_alertmanager(env))
+
+    return Service(
+        name="alertmanager",
+        command=[
+            alertmanager_binary(),
+            f"--config.file={folder / 'alertmanager.yml'}",
+            f"--storage.path={folder / 'data'}",
+            f"--web.listen-address={stack.host}:{env['ALERTMANAGER_PORT']}",
+            "--cluster.listen-address=",  # one instance: no gossip port
+        ],
+        healthy=lambda: http_ok(stack.url("ALERTMANAGER_PORT", "/-/ready")),
+        url=stack.url("ALERTMANAGER_PORT"),
+        prepare=prepare,
+        start_timeout=60.0,
+    )
+
+
 LOCAL_AND_SERVICES: frozenset[Profile] = frozenset({"local", "services"})
 SERVICES_ONLY: frozenset[Profile] = frozenset({"services"})
 
@@ -362,6 +456,9 @@ SERVICE_TABLE: tuple[tuple[frozenset[Profile], Callable[[StackContext], Service]
     (LOCAL_AND_SERVICES, api),
     (LOCAL_AND_SERVICES, app),
     (SERVICES_ONLY, nginx),
+    (SERVICES_ONLY, exporter),
+    (SERVICES_ONLY, alertmanager),
+    (SERVICES_ONLY, prometheus),
 )
 """Every service, in start order (a service starts once those it `needs` are healthy), with its profiles."""
 

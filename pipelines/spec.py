@@ -167,6 +167,9 @@ class CheckSpec(_Strict):
     min_rows_per_station_day: int = Field(12, ge=0)
     max_missing_fraction: float = Field(0.5, gt=0, le=1)
     freshness_hours: float = Field(30, gt=0)
+    retrain_within_days: float = Field(
+        7, gt=0, description="A champion older than this is stale: the ChampionStale alert fires."
+    )
 
 
 class PipelineSpec(_Strict):

@@ -102,6 +102,9 @@ def free_port_block(size: int, host: str = "127.0.0.1") -> int:
 
 
 def throwaway_ports() -> dict[str, str]:
-    """Free ports for nginx and the app in a throwaway stack."""
-    names = ("NGINX_HTTPS_PORT", "NGINX_HTTP_PORT", "NGINX_S3_PORT", "NGINX_STATUS_PORT", "APP_PORT")
+    """Free ports for nginx, the app and the monitoring in a throwaway stack."""
+    names = (
+        "NGINX_HTTPS_PORT", "NGINX_HTTP_PORT", "NGINX_S3_PORT", "NGINX_STATUS_PORT", "APP_PORT",
+        "EXPORTER_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT",
+    )  # fmt: skip
     return {name: str(free_port_block(1)) for name in names}

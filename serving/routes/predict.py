@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pipelines.spec import RegressionTask
 from serving.batching import NoChampion
 from serving.deps import JsonBody, PlatformDep, Predictor, SpecDep, champion_or_503, resolve_task
-from serving.observability import PREDICTIONS
+from serving.observability import PREDICTIONS, SERVED_BY
 from serving.problems import Problem, unavailable
 from serving.schemas import PredictRequest, PredictResponse
 from serving.store import PredictionRecord
@@ -181,6 +181,7 @@ async def predict(spec: SpecDep, platform: PlatformDep, caller: Predictor, reque
     ids = [f"{prediction_id}.{i}" for i in range(len(x))]
     predictions = list(map(_prediction_type(names), ids, *columns))
     PREDICTIONS.labels(spec.name, task.name, champion.version).inc(len(x))
+    request.scope["state"][SERVED_BY] = (spec.name, task.name, str(champion.version))
     trace_id = request.scope["state"].get("trace_id", "")
     platform.store.log_prediction(
         PredictionRecord(

@@ -29,9 +29,13 @@ def test_each_profile_runs_its_services_in_start_order(env: dict[str, str], tmp_
         "api",
         "app",
         "nginx",
+        "exporter",
+        "alertmanager",
+        "prometheus",
     ]
     needs = {s.name: s.needs for s in services}
     assert needs["mlflow"] == ("s3",) and needs["api"] == ("mlflow",)
+    assert needs["exporter"] == ("dagster-webserver", "mlflow")
     assert needs["app"] == ("api",)
     assert {s.name: s.needs for s in local if s.needs} == {"app": ("api",)}
     # The Dagster processes share the instance; services get the stack's own, local the shared rule's.
@@ -76,3 +80,39 @@ def test_a_new_service_is_one_builder_and_one_table_entry(
     monkeypatch.setattr("deploy.services.SERVICE_TABLE", (*SERVICE_TABLE, (frozenset({"local"}), docs_site)))
     assert [s.name for s in service_table("local", env, tmp_path / "state")][-1] == "docs"
     assert "docs" not in [s.name for s in service_table("services", env, tmp_path / "state")]
+
+
+def test_the_stack_prometheus_scrapes_every_local_service_with_the_repository_rules(
+    env: dict[str, str], tmp_path: Path
+):
+    import shutil
+
+    import yaml
+
+    from deploy.monitoring import RULES_DIR
+    from tests.conftest import require
+
+    require(
+        bool(shutil.which("prometheus") and shutil.which("prometheus-alertmanager")),
+        "Debian's prometheus (make deploy-tools)",
+    )
+
+    services = {s.name: s for s in service_table("services", env, tmp_path / "state")}
+    services["prometheus"].prepare()
+    config = yaml.safe_load((tmp_path / "state" / "prometheus" / "prometheus.yml").read_text())
+    host = env["STACK_HOST"]
+    targets = {c["job_name"]: c["static_configs"][0]["targets"] for c in config["scrape_configs"]}
+    assert targets == {
+        "api": [f"{host}:{env['API_PORT']}"],
+        "exporter": [f"{host}:{env['EXPORTER_PORT']}"],
+        "mlflow": [f"{host}:{env['MLFLOW_PORT']}"],
+        "prometheus": [f"{host}:{env['PROMETHEUS_PORT']}"],
+        "alertmanager": [f"{host}:{env['ALERTMANAGER_PORT']}"],
+    }
+    assert config["rule_files"] == [f"{RULES_DIR}/*.yml"]  # the same files as Compose mounts
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        f"{host}:{env['ALERTMANAGER_PORT']}"
+    ]
+    services["alertmanager"].prepare()
+    rendered = (tmp_path / "state" / "alertmanager" / "alertmanager.yml").read_text()
+    assert env["ALERTMANAGER_CRITICAL_WEBHOOK_URL"] in rendered and "${" not in rendered

@@ -7,7 +7,10 @@ exchange.
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,11 +41,39 @@ PG = ("127.0.0.1", 5432)
 RABBIT = ("127.0.0.1", 5672)
 
 
+class AlertInbox:
+    """A webhook receiver for Alertmanager: keeps every notification it is posted (Alertmanager's webhook
+    JSON: status, receiver, alerts with their labels and annotations), with the path it came to."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        inbox = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                inbox.received.append({"path": self.path, **json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @dataclass
 class Services:
     stack: Stack
     env: dict[str, str]
     dagster_home: Path
+    alerts: AlertInbox
 
     @property
     def dagster_url(self) -> str:
@@ -80,8 +111,14 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     require(
         shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists(), "nginx (make deploy-tools)"
     )
+    require(shutil.which("prometheus") is not None, "Debian's prometheus (make deploy-tools)")
+    require(
+        shutil.which("prometheus-alertmanager") is not None,
+        "Debian's prometheus-alertmanager (make deploy-tools)",
+    )
     suffix = uuid.uuid4().hex[:8]
     root = tmp_path_factory.mktemp("stack")
+    alerts = AlertInbox()
     overrides = {
         "S3_PORT": str(free_port_block(8)),
         "MLFLOW_PORT": str(free_port_block(1)),
@@ -100,6 +137,12 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         "MLOPS_EVENTS_EXCHANGE": throwaway_exchange(),
         "MLOPS_DATA_DIR": str(root / "data"),
         "MLOPS_API_REFRESH_SECONDS": "5",  # the API notices an MLflow outage within seconds
+        # Monitoring at test speed: alerts reach the inbox within their rule's `for` plus a few seconds.
+        "PROMETHEUS_SCRAPE_INTERVAL": "2s",  # its timeout too: a busy API must not look down
+        "PROMETHEUS_EVALUATION_INTERVAL": "1s",
+        "EXPORTER_MIN_INTERVAL": "2",
+        "ALERTMANAGER_CRITICAL_WEBHOOK_URL": f"{alerts.url}/critical",
+        "ALERTMANAGER_WARNING_WEBHOOK_URL": f"{alerts.url}/warning",
     }
     # The file's defaults plus these overrides only: the developer's own environment stays out.
     env = {**load_env(environ=overrides), **overrides, "MLOPS_PROFILE": "services"}
@@ -107,9 +150,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     stack = Stack(service_table("services", env, state), env, state)
     stack.start(report=lambda line: None)
     try:
-        yield Services(stack=stack, env=env, dagster_home=state / "dagster_home")
+        yield Services(stack=stack, env=env, dagster_home=state / "dagster_home", alerts=alerts)
     finally:
         stack.stop(report=lambda line: None)
+        alerts.close()
         drop_databases(env, (env["DAGSTER_PG_DB"], env["MLFLOW_PG_DB"], env["API_PG_DB"]))
         with contextlib.suppress(Exception):
             delete_throwaway_exchange(env["MLOPS_RABBITMQ_URL"], env["MLOPS_EVENTS_EXCHANGE"])

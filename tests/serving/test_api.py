@@ -85,12 +85,12 @@ def test_health_readiness_and_metrics_are_open_and_name_the_loaded_models(api: A
 
 
 def _samples(metrics: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    """The sum of the samples of `name` whose labels are exactly `labels` (values may hold braces)."""
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
         if line.startswith(name + "{")
-        and ",".join(sorted(line[len(name) + 1 : line.index("}")].split(","))) == wanted
+        and dict(re.findall(r'(\w+)="([^"]*)"', line[len(name) + 1 : line.rindex("}")])) == labels
     )
 
 
@@ -98,13 +98,37 @@ def test_workers_report_one_pool_of_metrics(api: Api):
     """Two worker processes serve (each with its connections); /metrics, whichever answers, counts both."""
     workers = set(re.findall(r"Started server process \[(\d+)\]", api.log.read_text()))
     assert len(workers) == 2, workers
-    labels = {"method": "GET", "route": "/healthz", "status": "200"}
+    labels = {
+        "method": "GET",
+        "route": "/healthz",
+        "status": "200",
+        "pipeline": "",
+        "task": "",
+        "model_version": "",
+    }
     before = _samples(httpx.get(f"{api.url}/metrics").text, "mlops_api_requests_total", **labels)
     for _ in range(40):  # a new connection each: the kernel hands them to either worker
         assert httpx.get(f"{api.url}/healthz").status_code == 200
     for _ in range(3):  # any worker's answer holds every worker's counts
         after = _samples(httpx.get(f"{api.url}/metrics").text, "mlops_api_requests_total", **labels)
         assert after - before == 40
+
+
+def test_a_prediction_is_counted_and_timed_under_the_champion_version_that_served_it(api: Api):
+    with api.client("predict") as http:
+        served = http.post(PREDICT, json={"rows": api.feature_rows(2)}).json()
+    labels = {
+        "method": "POST",
+        "route": "/v1/pipelines/{pipeline}/predict",
+        "pipeline": "air_quality",
+        "task": served["task"],
+        "model_version": str(served["model_version"]),
+    }
+    metrics = httpx.get(f"{api.url}/metrics").text
+    assert _samples(metrics, "mlops_api_requests_total", status="200", **labels) >= 1
+    assert _samples(metrics, "mlops_api_request_duration_seconds_count", **labels) >= 1
+    # The 25 ms goal is a bucket bound, with bounds close around it: a p99 near it is read exactly.
+    assert 'le="0.025"' in metrics and 'le="0.02"' in metrics and 'le="0.03"' in metrics
 
 
 def test_routes_need_a_key_with_the_right_scope(api: Api):
