@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 
 from pipelines.features import model_feature_columns
 from pipelines.intervals import halfwidths_by_horizon, lookup_halfwidths
-from pipelines.spec import ClassificationTask, ModelCandidate, PipelineSpec, RegressionTask
+from pipelines.spec import ClassificationTask, ModelCandidate, PipelineSpec, RegressionTask, TabularSpec
 from pipelines.training_set import baseline_column, exceedance_label_column, label_column
 
 _ESTIMATORS = {
@@ -78,6 +78,10 @@ def requested_candidate(
     """The candidate a training request asks for (the spec's parameters overridden by `params`), or None
     for "let the spec's candidates compete". A ValueError says why the request cannot be trained; the
     sensor, the model asset and the API all check requests here, before any run starts."""
+    if isinstance(spec, TabularSpec):
+        from pipelines.tabular_models import requested_tabular_candidate
+
+        return requested_tabular_candidate(spec, task, algorithm, params)
     if algorithm is None:
         if params:
             raise ValueError("params were given without an algorithm")

@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from pipelines.spec import SPECS_DIR, load_specs
+from pipelines.spec import SPECS_DIR, AnySpec, TabularSpec, load_specs
 from resources.settings import get_settings
 from serving import problems
 from serving.config import ServingSettings, get_serving_settings
 from serving.observability import RequestContext, access_log, configure_logging, leave_metrics_pool
 from serving.platform import Platform
+from serving.tabular_rows import rows_schema
 from serving.routes import (
     datasets,
     feedback,
@@ -41,11 +42,29 @@ Every response carries `X-Request-ID` and `X-Trace-ID`.
 """
 
 
+def add_table_schemas(schema: dict, specs: dict[str, AnySpec]) -> None:
+    """Each tabular pipeline's predict body, generated from its spec, as a component the predict route
+    accepts besides the feature rows of the time-series pipelines."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    refs = []
+    for spec in specs.values():
+        if isinstance(spec, TabularSpec):
+            for task in spec.tasks:
+                name = f"{spec.name}.{task.name}.PredictRequest"
+                components[name] = rows_schema(spec, task)
+                refs.append({"$ref": f"#/components/schemas/{name}"})
+    operation = schema.get("paths", {}).get("/v1/pipelines/{pipeline}/predict", {}).get("post")
+    if refs and operation:
+        content = operation["requestBody"]["content"]["application/json"]
+        content["schema"] = {"anyOf": [content["schema"], *refs]}
+
+
 class PlatformAPI(FastAPI):
     """FastAPI with the request context outermost, so ids, logs and metrics also cover the answers of
     FastAPI's own outer layers (body limit, server errors)."""
 
     pipelines: list[str] = []
+    specs: dict[str, AnySpec] = {}
 
     def build_middleware_stack(self):
         return RequestContext(super().build_middleware_stack())
@@ -59,6 +78,7 @@ class PlatformAPI(FastAPI):
                     for parameter in operation.get("parameters", []):
                         if parameter.get("name") == "pipeline" and parameter.get("in") == "path":
                             parameter["schema"]["enum"] = self.pipelines
+            add_table_schemas(schema, self.specs)
         return self.openapi_schema
 
 
@@ -90,7 +110,8 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
         max_body_size=serving.max_body_bytes,
         root_path=serving.root_path,
     )
-    app.pipelines = sorted(load_specs(get_settings().specs_dir or SPECS_DIR))
+    app.specs = load_specs(get_settings().specs_dir or SPECS_DIR)
+    app.pipelines = sorted(app.specs)
     problems.install(app)
     routes = [health, pipelines, specs, predict, forecast, paths, stations, quality, versions, preview]
     for module in [*routes, datasets, tasks, feedback, keys]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 
 from events.envelope import make_event
-from pipelines.spec import SPECS_DIR, PipelineSpec, load_specs
+from pipelines.spec import SPECS_DIR, AnySpec, load_specs
 from resources.clients import clients_from_settings
 from resources.events import EventBus, RabbitEventBus
 from resources.lake_store import Lake
@@ -37,7 +37,7 @@ SOURCE = "mlops-platform/api"  # the publisher named in the events the API sends
 class Platform:
     settings: PlatformSettings
     serving: ServingSettings
-    specs: dict[str, PipelineSpec]
+    specs: dict[str, AnySpec]
     registry: MlflowRegistry
     lake_views: LakeViews
     landing: ObjectStore

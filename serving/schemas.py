@@ -104,6 +104,7 @@ class PipelineModels(BaseModel):
 class PipelineSummary(BaseModel):
     name: str
     description: str
+    kind: Literal["timeseries", "tabular"] = "timeseries"
     source: str
     accepts_uploads: bool
     tasks: list[TaskModel]
@@ -166,7 +167,9 @@ class FeedbackRequest(_Body):
         "needed when the model has several.",
         max_length=128,
     )
-    observed: Number
+    observed: Number | Annotated[str, Field(max_length=256)] = Field(
+        description="The observed value; for a tabular classifier, the observed class label."
+    )
 
 
 class FeedbackAccepted(BaseModel):

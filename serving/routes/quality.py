@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import APIRouter, Query
 
 from serving.dagster_api import DagsterUnavailable
-from serving.deps import PlatformDep, Predictor, SpecDep
+from serving.deps import PlatformDep, Predictor, SeriesSpecDep
 from serving.observations import MAX_QUALITY_DAYS, utc
 from serving.problems import Problem, unavailable
 from serving.read_models import DataQuality, PipelineRuns
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/pipelines", tags=["data quality"])
     },
 )
 async def quality(
-    spec: SpecDep,
+    spec: SeriesSpecDep,
     platform: PlatformDep,
     caller: Predictor,
     start: Annotated[dt.date | None, Query(description="First day (UTC).")] = None,
@@ -74,7 +74,7 @@ async def quality(
     summary="The latest Dagster run of the pipeline's assets, runs in progress, and links to its assets",
     responses={404: {"description": "No such pipeline"}, 503: {"description": "Dagster is unreachable"}},
 )
-async def runs(spec: SpecDep, platform: PlatformDep, caller: Predictor) -> PipelineRuns:
+async def runs(spec: SeriesSpecDep, platform: PlatformDep, caller: Predictor) -> PipelineRuns:
     try:
         return await platform.dagster_api.runs(spec.name)
     except DagsterUnavailable as exc:
