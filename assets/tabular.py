@@ -6,7 +6,6 @@ time-series tasks: the same MLflow logging, the same blocking gates, the same al
 non-blocking check per slice. scikit-learn and MLflow are imported inside the assets, as in assets/models.py.
 """
 
-from __future__ import annotations
 
 from typing import Any
 
