@@ -6,7 +6,6 @@ time-series tasks: the same MLflow logging, the same blocking gates, the same al
 non-blocking check per slice. scikit-learn and MLflow are imported inside the assets, as in assets/models.py.
 """
 
-
 from typing import Any
 
 import dagster as dg
@@ -29,7 +28,9 @@ from resources.object_store import ObjectStore
 MIN_SPLIT_ROWS = 30
 
 
-def requested_tabular_candidates(spec: TabularSpec, task: TabularTask, config: TrainingConfig) -> list[TabularCandidate]:
+def requested_tabular_candidates(
+    spec: TabularSpec, task: TabularTask, config: TrainingConfig
+) -> list[TabularCandidate]:
     """The one candidate a training request names, or the spec's."""
     from pipelines.tabular_models import requested_tabular_candidate
 
@@ -44,7 +45,9 @@ def _data_assets(spec: TabularSpec) -> list[dg.AssetsDefinition]:
     keys = PipelineKeys(spec)
     task = spec.tasks[0]
     raw_key, clean_key, training_key = (dg.AssetKey(p) for p in (keys.raw, keys.clean, keys.training_set))
-    common = dict(group_name=spec.name, owners=[spec.owner], io_manager_key="lake_io_manager", retry_policy=S3_RETRY)
+    common = dict(
+        group_name=spec.name, owners=[spec.owner], io_manager_key="lake_io_manager", retry_policy=S3_RETRY
+    )
 
     @dg.asset(
         key=raw_key,
@@ -64,7 +67,11 @@ def _data_assets(spec: TabularSpec) -> list[dg.AssetsDefinition]:
         if not frames:
             raise dg.Failure(f"no landing files for {spec.name}: upload one first")
         frame = pd.concat(frames, ignore_index=True)
-        return dg.Output(frame, data_version=dg.DataVersion(content_hash(frame)), metadata={**frame_metadata(frame), "files": len(frames)})
+        return dg.Output(
+            frame,
+            data_version=dg.DataVersion(content_hash(frame)),
+            metadata={**frame_metadata(frame), "files": len(frames)},
+        )
 
     @dg.asset(
         key=clean_key,
@@ -74,15 +81,27 @@ def _data_assets(spec: TabularSpec) -> list[dg.AssetsDefinition]:
         kinds={"pandas", "parquet"},
         tags={"layer": "clean"},
         check_specs=[
-            dg.AssetCheckSpec("row_count", asset=clean_key, blocking=True, description=f"At least the spec's min_rows ({spec.min_rows}) rows."),
-            dg.AssetCheckSpec("valid_values", asset=clean_key, blocking=False, description="Few values unusable by the declared types."),
+            dg.AssetCheckSpec(
+                "row_count",
+                asset=clean_key,
+                blocking=True,
+                description=f"At least the spec's min_rows ({spec.min_rows}) rows.",
+            ),
+            dg.AssetCheckSpec(
+                "valid_values",
+                asset=clean_key,
+                blocking=False,
+                description="Few values unusable by the declared types.",
+            ),
         ],
         automation_condition=AFTER_CHECKS,
         **common,
     )
     def clean(context: dg.AssetExecutionContext, raw: pd.DataFrame):
         frame, invalid = clean_table(raw.drop(columns="_file"), spec, task.target)
-        yield dg.Output(frame, data_version=dg.DataVersion(content_hash(frame)), metadata=frame_metadata(frame))
+        yield dg.Output(
+            frame, data_version=dg.DataVersion(content_hash(frame)), metadata=frame_metadata(frame)
+        )
         yield dg.AssetCheckResult(
             check_name="row_count",
             asset_key=clean_key,
@@ -108,7 +127,14 @@ def _data_assets(spec: TabularSpec) -> list[dg.AssetsDefinition]:
         + ("by time." if spec.time_column else f"at random (stratified, seed {spec.split.seed})."),
         kinds={"pandas", "parquet"},
         tags={"layer": "training"},
-        check_specs=[dg.AssetCheckSpec("enough_rows", asset=training_key, blocking=True, description="Every split has rows to learn from.")],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "enough_rows",
+                asset=training_key,
+                blocking=True,
+                description="Every split has rows to learn from.",
+            )
+        ],
         automation_condition=AFTER_CHECKS,
         **common,
     )
@@ -117,13 +143,19 @@ def _data_assets(spec: TabularSpec) -> list[dg.AssetsDefinition]:
 
         frame = split_rows(clean, spec, task)
         counts = {s: int((frame["split"] == s).sum()) for s in SPLITS}
-        yield dg.Output(frame, data_version=dg.DataVersion(content_hash(frame)), metadata={**frame_metadata(frame), **{f"rows.{k}": v for k, v in counts.items()}})
+        yield dg.Output(
+            frame,
+            data_version=dg.DataVersion(content_hash(frame)),
+            metadata={**frame_metadata(frame), **{f"rows.{k}": v for k, v in counts.items()}},
+        )
         short = [f"{k}: {v}" for k, v in counts.items() if v < MIN_SPLIT_ROWS]
         yield dg.AssetCheckResult(
             check_name="enough_rows",
             asset_key=training_key,
             passed=not short,
-            description=f"splits below {MIN_SPLIT_ROWS} rows ({', '.join(short)})" if short else ", ".join(f"{k}: {v}" for k, v in counts.items()),
+            description=f"splits below {MIN_SPLIT_ROWS} rows ({', '.join(short)})"
+            if short
+            else ", ".join(f"{k}: {v}" for k, v in counts.items()),
             metadata={f"rows.{k}": float(v) for k, v in counts.items()},
         )
 
@@ -187,7 +219,9 @@ def tabular_model_asset(spec: TabularSpec, task: TabularTask) -> dg.AssetsDefini
             "chosen": report.chosen,
             "data_version": logged.data_version,
         }
-        return dg.Output(result, metadata=metadata, data_version=dg.DataVersion(f"{model_name}/{logged.version}"))
+        return dg.Output(
+            result, metadata=metadata, data_version=dg.DataVersion(f"{model_name}/{logged.version}")
+        )
 
     return model
 
@@ -204,13 +238,26 @@ def tabular_evaluation_asset(spec: TabularSpec, task: TabularTask) -> dg.AssetsD
 
     @dg.asset(
         key=key,
-        ins={"model": dg.AssetIn(dg.AssetKey(keys.model(task))), "training_set": dg.AssetIn(dg.AssetKey(keys.training_set))},
+        ins={
+            "model": dg.AssetIn(dg.AssetKey(keys.model(task))),
+            "training_set": dg.AssetIn(dg.AssetKey(keys.training_set)),
+        },
         description="The new version against the no-skill baseline and the current champion on the same holdout, "
         "with metrics per slice; its blocking checks are the promotion gates.",
         kinds={"mlflow"},
         tags={"layer": "evaluation", "task": task.name},
-        check_specs=[dg.AssetCheckSpec(name, asset=key, blocking=True, description=text) for name, text in gates.items()]
-        + [dg.AssetCheckSpec("slices", asset=key, blocking=False, description="No slice worse than overall by more than the spec's tolerance (warns).")],
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=key, blocking=True, description=text)
+            for name, text in gates.items()
+        ]
+        + [
+            dg.AssetCheckSpec(
+                "slices",
+                asset=key,
+                blocking=False,
+                description="No slice worse than overall by more than the spec's tolerance (warns).",
+            )
+        ],
         **_common(spec),
     )
     @failing_as_dagster
@@ -229,10 +276,22 @@ def tabular_evaluation_asset(spec: TabularSpec, task: TabularTask) -> dg.AssetsD
             champion = mlflow_registry.load_python_model(f"models:/{model_name}/{champion_version}")
         candidate = mlflow_registry.load_python_model(model["model_uri"])
         verdict = evaluate_tabular(candidate, training_set, spec, task, champion, champion_version)
-        log_evaluation(mlflow_registry, model_name, model["version"], model["run_id"], verdict.metrics, verdict.champion_metrics, verdict.gates)
+        log_evaluation(
+            mlflow_registry,
+            model_name,
+            model["version"],
+            model["run_id"],
+            verdict.metrics,
+            verdict.champion_metrics,
+            verdict.gates,
+        )
         mlflow_registry.log_metrics(
             model["run_id"],
-            {f"holdout.{metric_name('slice', name, k)}": v for name, found in verdict.slices.items() for k, v in found.items()},
+            {
+                f"holdout.{metric_name('slice', name, k)}": v
+                for name, found in verdict.slices.items()
+                for k, v in found.items()
+            },
         )
         result = {
             **model,
@@ -242,9 +301,18 @@ def tabular_evaluation_asset(spec: TabularSpec, task: TabularTask) -> dg.AssetsD
             "gates": {g.name: g.passed for g in verdict.gates},
             "slices": verdict.slices,
         }
-        yield dg.Output(result, metadata={"version": model["version"], **{f"holdout.{k}": v for k, v in verdict.metrics.items()}})
+        yield dg.Output(
+            result,
+            metadata={"version": model["version"], **{f"holdout.{k}": v for k, v in verdict.metrics.items()}},
+        )
         for gate in verdict.gates:
-            yield dg.AssetCheckResult(check_name=gate.name, asset_key=key, passed=gate.passed, description=gate.description, metadata=gate.metadata)
+            yield dg.AssetCheckResult(
+                check_name=gate.name,
+                asset_key=key,
+                passed=gate.passed,
+                description=gate.description,
+                metadata=gate.metadata,
+            )
         check = verdict.slice_check
         yield dg.AssetCheckResult(
             check_name="slices", asset_key=key, passed=check.passed, severity=dg.AssetCheckSeverity.WARN,
@@ -269,6 +337,14 @@ def build_tabular_definitions(spec: TabularSpec) -> dg.Definitions:
     assets = [asset.with_hooks({no_run_retry_after_a_blocking_check}) for asset in assets]
     group = dg.AssetSelection.groups(spec.name)
     ingest = dg.AssetSelection.assets(dg.AssetKey(keys.raw), dg.AssetKey(keys.clean))
-    refresh = dg.define_asset_job(keys.refresh_job, selection=group, description=f"Read every landing file of {spec.name}, then train, gate and promote.")
-    train = dg.define_asset_job(keys.train_job, selection=group - ingest, description=f"Split, train, gate and promote {spec.name} from its clean rows.")
+    refresh = dg.define_asset_job(
+        keys.refresh_job,
+        selection=group,
+        description=f"Read every landing file of {spec.name}, then train, gate and promote.",
+    )
+    train = dg.define_asset_job(
+        keys.train_job,
+        selection=group - ingest,
+        description=f"Split, train, gate and promote {spec.name} from its clean rows.",
+    )
     return dg.Definitions(assets=assets, jobs=[refresh, train])

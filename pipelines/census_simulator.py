@@ -18,7 +18,9 @@ OCCUPATION = [
     "Prof-specialty", "Craft-repair", "Exec-managerial", "Adm-clerical", "Sales", "Other-service",
     "Machine-op-inspct", "Transport-moving", "Handlers-cleaners", "Tech-support",
 ]  # fmt: skip
-OCCUPATION_EFFECT = dict(zip(OCCUPATION, [0.9, 0.1, 1.1, -0.2, 0.2, -1.0, -0.4, -0.2, -0.9, 0.4], strict=True))
+OCCUPATION_EFFECT = dict(
+    zip(OCCUPATION, [0.9, 0.1, 1.1, -0.2, 0.2, -1.0, -0.4, -0.2, -0.9, 0.4], strict=True)
+)
 COUNTRIES = ["United-States", "Mexico", "Philippines", "Germany", "Canada", "India"]
 COLUMNS = [
     "age", "workclass", "education", "education_num", "marital_status", "occupation", "relationship",
@@ -35,7 +37,9 @@ def simulate_census(rows: int, seed: int = 0) -> pd.DataFrame:
     edu_idx = rng.choice(len(EDUCATION), rows, p=np.array(EDUCATION_WEIGHTS) / sum(EDUCATION_WEIGHTS))
     sex = rng.choice(["Male", "Female"], rows, p=[0.67, 0.33])
     married = np.where(
-        rng.random(rows) < np.clip((age - 18) / 40, 0.05, 0.6), "Married-civ-spouse", rng.choice(MARITAL[1:], rows)
+        rng.random(rows) < np.clip((age - 18) / 40, 0.05, 0.6),
+        "Married-civ-spouse",
+        rng.choice(MARITAL[1:], rows),
     )
     relationship = np.where(
         married == "Married-civ-spouse",
@@ -75,7 +79,9 @@ def simulate_census(rows: int, seed: int = 0) -> pd.DataFrame:
             "hours_per_week": hours.astype(int),
             "union_member": rng.random(rows) < 0.12,
             "native_country": rng.choice(COUNTRIES, rows, p=[0.9, 0.03, 0.02, 0.02, 0.02, 0.01]),
-            "surveyed_on": (pd.Timestamp("1994-01-01") + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d"),
+            "surveyed_on": (pd.Timestamp("1994-01-01") + pd.to_timedelta(days, unit="D")).strftime(
+                "%Y-%m-%d"
+            ),
             "income": income,
         },
         columns=COLUMNS,

@@ -241,7 +241,9 @@ class TabularParsing(_Strict):
     decimal: Literal[".", ","] = "."
     quotechar: str = Field('"', min_length=1, max_length=1)
     encoding: str = "utf-8"
-    header: bool = Field(True, description="False: the file has no header row; columns are read in spec order.")
+    header: bool = Field(
+        True, description="False: the file has no header row; columns are read in spec order."
+    )
     strip_whitespace: bool = Field(True, description="Strip spaces around every value and header.")
     sentinels: list[str] = Field(
         default_factory=lambda: ["", "?", "NA", "N/A"],
@@ -335,7 +337,9 @@ class SliceSpec(_Strict):
 
     column: str
     name: str | None = Field(None, description="Defaults to the column name.")
-    bins: list[float] | None = Field(None, description="Numeric columns: band edges, e.g. [17, 30, 45, 65, 100].")
+    bins: list[float] | None = Field(
+        None, description="Numeric columns: band edges, e.g. [17, 30, 45, 65, 100]."
+    )
 
     @property
     def label(self) -> str:
@@ -352,7 +356,9 @@ class TabularTask(_Strict):
     exclude: list[str] = Field(default_factory=list, description="Columns not used as model inputs.")
     candidates: list[TabularCandidate] = Field(min_length=1)
     promotion: TabularPromotion
-    max_calibration_error: float = Field(0.05, gt=0, lt=1, description="Classification: ECE limit on holdout.")
+    max_calibration_error: float = Field(
+        0.05, gt=0, lt=1, description="Classification: ECE limit on holdout."
+    )
     level: float = Field(0.9, gt=0.5, lt=1, description="Coverage of prediction sets or intervals.")
     coverage_tolerance: float = Field(0.05, gt=0, lt=0.5)
     slices: list[SliceSpec] = Field(default_factory=list)
@@ -381,7 +387,9 @@ class TabularSpec(_Strict):
     owner: str = "team:data-platform"
     source: TabularSource
     columns: list[TabularColumn] = Field(min_length=2)
-    time_column: str | None = Field(None, description="A datetime column to split by (no leakage from the future).")
+    time_column: str | None = Field(
+        None, description="A datetime column to split by (no leakage from the future)."
+    )
     split: TabularSplit = Field(default_factory=TabularSplit)
     min_rows: int = Field(200, ge=10, description="Fewer rows after cleaning fail the row_count check.")
     tasks: list[TabularTask] = Field(min_length=1, max_length=1, description="One target per pipeline.")
@@ -391,13 +399,20 @@ class TabularSpec(_Strict):
         names = [c.name for c in self.columns]
         problems = [f"columns: '{n}' repeats" for n in sorted({n for n in names if names.count(n) > 1})]
         known = set(names)
-        if self.time_column and (self.time_column not in known or self.column(self.time_column).type != "datetime"):
+        if self.time_column and (
+            self.time_column not in known or self.column(self.time_column).type != "datetime"
+        ):
             problems.append(f"time_column: '{self.time_column}' is not a datetime column")
         for task in self.tasks:
             if task.target not in known:
                 problems.append(f"tasks.{task.name}.target: unknown column '{task.target}'")
-            elif task.kind == "classification" and self.column(task.target).type not in ("categorical", "boolean"):
-                problems.append(f"tasks.{task.name}.target: classification needs a categorical or boolean column")
+            elif task.kind == "classification" and self.column(task.target).type not in (
+                "categorical",
+                "boolean",
+            ):
+                problems.append(
+                    f"tasks.{task.name}.target: classification needs a categorical or boolean column"
+                )
             elif task.kind == "regression" and self.column(task.target).type != "numeric":
                 problems.append(f"tasks.{task.name}.target: regression needs a numeric column")
             for col in [*task.exclude, *(s.column for s in task.slices)]:

@@ -86,13 +86,17 @@ def model_metrics(model: TabularModel, rows: pd.DataFrame, task: TabularTask) ->
     return regression_metrics(rows[task.target].to_numpy(dtype=float), frame, frame["prediction"].to_numpy())
 
 
-def baseline_metrics(training_set: pd.DataFrame, rows: pd.DataFrame, spec: TabularSpec, task: TabularTask) -> dict[str, float]:
+def baseline_metrics(
+    training_set: pd.DataFrame, rows: pd.DataFrame, spec: TabularSpec, task: TabularTask
+) -> dict[str, float]:
     """The no-skill model's metrics on the same rows, prefixed `baseline_`."""
     baseline = baseline_model(training_set, spec, task)
     zeros = np.zeros((len(rows), 1))
     if task.kind == "classification":
         classes = class_names(spec, task, training_set.loc[training_set["split"] == "train", task.target])
-        found = classification_metrics(target_index(rows[task.target], classes), _aligned_proba(baseline, zeros, len(classes)), None)
+        found = classification_metrics(
+            target_index(rows[task.target], classes), _aligned_proba(baseline, zeros, len(classes)), None
+        )
     else:
         found = regression_metrics(rows[task.target].to_numpy(dtype=float), None, baseline.predict(zeros))
     return {f"baseline_{k}": v for k, v in found.items() if k != "rows"}
@@ -132,7 +136,9 @@ def slice_gate(task: TabularTask, overall: dict[str, float], slices: dict[str, d
         for name, found in slices.items()
         if overall[metric] > 0 and found[metric] > overall[metric] * (1 + task.slice_tolerance)
     }
-    described = "; ".join(f"{name}: {metric} {slices[name][metric]:.3f} ({gap:+.0%})" for name, gap in worse.items())
+    described = "; ".join(
+        f"{name}: {metric} {slices[name][metric]:.3f} ({gap:+.0%})" for name, gap in worse.items()
+    )
     return Gate(
         "slices",
         not worse,
@@ -147,7 +153,12 @@ def _relative(value: float, reference: float) -> float:
     return 1 - value / reference if reference else 0.0
 
 
-def tabular_gates(task: TabularTask, metrics: dict[str, float], champion: dict[str, float] | None, champion_version: str | None) -> list[Gate]:
+def tabular_gates(
+    task: TabularTask,
+    metrics: dict[str, float],
+    champion: dict[str, float] | None,
+    champion_version: str | None,
+) -> list[Gate]:
     rule, metric = task.promotion, task.promotion.metric
     baseline = metrics[f"baseline_{metric}"]
     gain = _relative(metrics[metric], baseline)
@@ -161,7 +172,14 @@ def tabular_gates(task: TabularTask, metrics: dict[str, float], champion: dict[s
         )
     ]
     if champion is None:
-        gates.append(Gate("beats_champion", True, "no champion yet: the first model that passes the gates becomes it", {}))
+        gates.append(
+            Gate(
+                "beats_champion",
+                True,
+                "no champion yet: the first model that passes the gates becomes it",
+                {},
+            )
+        )
     else:
         gain = _relative(metrics[metric], champion[metric])
         gates.append(

@@ -66,9 +66,14 @@ def split_rows(frame: pd.DataFrame, spec: TabularSpec, task: TabularTask) -> pd.
         index = np.arange(n)
         y = frame[task.target].astype(str).to_numpy()
         stratify = y if task.kind == "classification" and pd.Series(y).value_counts().min() >= 3 else None
-        rest, holdout = train_test_split(index, test_size=hold_n, random_state=spec.split.seed, stratify=stratify)
+        rest, holdout = train_test_split(
+            index, test_size=hold_n, random_state=spec.split.seed, stratify=stratify
+        )
         train, calib = train_test_split(
-            rest, test_size=cal_n, random_state=spec.split.seed, stratify=None if stratify is None else y[rest]
+            rest,
+            test_size=cal_n,
+            random_state=spec.split.seed,
+            stratify=None if stratify is None else y[rest],
         )
         split[holdout], split[calib] = "holdout", "calibration"
     return frame.assign(split=split)
@@ -115,21 +120,45 @@ def preprocessor(spec: TabularSpec, task: TabularTask, algorithm: str) -> tuple[
         parts.append(("categorical", make_pipeline(FunctionTransformer(as_text), encoder), categorical))
     if numeric:
         parts.append(
-            ("numeric", make_pipeline(FunctionTransformer(as_float), SimpleImputer(strategy="median", keep_empty_features=True), *scale), numeric)
+            (
+                "numeric",
+                make_pipeline(
+                    FunctionTransformer(as_float),
+                    SimpleImputer(strategy="median", keep_empty_features=True),
+                    *scale,
+                ),
+                numeric,
+            )
         )
     if dates:
         parts.append(
-            ("datetime", make_pipeline(FunctionTransformer(as_days), SimpleImputer(strategy="median", keep_empty_features=True), *scale), dates)
+            (
+                "datetime",
+                make_pipeline(
+                    FunctionTransformer(as_days),
+                    SimpleImputer(strategy="median", keep_empty_features=True),
+                    *scale,
+                ),
+                dates,
+            )
         )
     return ColumnTransformer(parts, verbose_feature_names_out=False), len(categorical)
 
 
-def build_pipeline(spec: TabularSpec, task: TabularTask, candidate: TabularCandidate, params: dict[str, Any] | None = None, seed: int = 0) -> Pipeline:
+def build_pipeline(
+    spec: TabularSpec,
+    task: TabularTask,
+    candidate: TabularCandidate,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> Pipeline:
     """One candidate as a single scikit-learn pipeline from raw columns to predictions."""
     try:
         cls = _ESTIMATORS[(candidate.algorithm, task.kind)]
     except KeyError:
-        raise ValueError(f"candidate '{candidate.name}': algorithm '{candidate.algorithm}' cannot do {task.kind}") from None
+        raise ValueError(
+            f"candidate '{candidate.name}': algorithm '{candidate.algorithm}' cannot do {task.kind}"
+        ) from None
     params = dict(candidate.params if params is None else params)
     if "random_state" in cls().get_params():
         params.setdefault("random_state", seed)
@@ -172,7 +201,11 @@ def calibration_error(y_index: np.ndarray, proba: np.ndarray, bins: int = 10) ->
     else:
         p, hit = proba.max(axis=1), (proba.argmax(axis=1) == y_index).astype(float)
     which = np.minimum((p * bins).astype(int), bins - 1)
-    total = sum(abs(hit[which == b].mean() - p[which == b].mean()) * (which == b).sum() for b in range(bins) if (which == b).any())
+    total = sum(
+        abs(hit[which == b].mean() - p[which == b].mean()) * (which == b).sum()
+        for b in range(bins)
+        if (which == b).any()
+    )
     return float(total / len(p))
 
 
@@ -183,7 +216,15 @@ class TabularModel(mlflow.pyfunc.PythonModel):
     """Raw rows in; for classification `label`, its `probability`, the conformal `prediction_set` and
     `p_<class>` per class; for regression `prediction` with `lower`/`upper` at the task's level."""
 
-    def __init__(self, estimator: Any, kind: str, input_columns: list[str], classes: list[str], level: float, quantile: float) -> None:
+    def __init__(
+        self,
+        estimator: Any,
+        kind: str,
+        input_columns: list[str],
+        classes: list[str],
+        level: float,
+        quantile: float,
+    ) -> None:
         self.estimator = estimator
         self.kind = kind
         self.input_columns = input_columns
@@ -203,7 +244,10 @@ class TabularModel(mlflow.pyfunc.PythonModel):
         x = inputs[self.input_columns]
         if self.kind == "regression":
             point = self.estimator.predict(x)
-            return pd.DataFrame({"prediction": point, "lower": point - self.quantile, "upper": point + self.quantile}, index=inputs.index)
+            return pd.DataFrame(
+                {"prediction": point, "lower": point - self.quantile, "upper": point + self.quantile},
+                index=inputs.index,
+            )
         proba = self.probabilities(inputs)
         top = proba.argmax(axis=1)
         sets = prediction_sets(proba, self.quantile)
@@ -220,7 +264,9 @@ class TabularModel(mlflow.pyfunc.PythonModel):
             out[f"p_{name}"] = proba[:, i]
         return out
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         return self.predict_frame(model_input)
 
 
@@ -283,7 +329,10 @@ def _aligned_proba(estimator: Any, x: pd.DataFrame, n_classes: int) -> np.ndarra
 
 
 def train_tabular_model(
-    training_set: pd.DataFrame, spec: TabularSpec, task: TabularTask, candidates: list[TabularCandidate] | None = None
+    training_set: pd.DataFrame,
+    spec: TabularSpec,
+    task: TabularTask,
+    candidates: list[TabularCandidate] | None = None,
 ) -> tuple[TabularModel, TabularReport]:
     """Fit every candidate on train (searching its space within its budget when it declares one), keep
     the best promotion metric on the first half of calibration, recalibrate probabilities on that half when
@@ -299,7 +348,11 @@ def train_tabular_model(
     classes = class_names(spec, task, parts["train"][task.target]) if classification else []
 
     def labels(frame: pd.DataFrame) -> np.ndarray:
-        return target_index(frame[task.target], classes) if classification else frame[task.target].to_numpy(dtype=float)
+        return (
+            target_index(frame[task.target], classes)
+            if classification
+            else frame[task.target].to_numpy(dtype=float)
+        )
 
     x, y = parts["train"][inputs], labels(parts["train"])
     if classification and len(np.unique(y)) < 2:
@@ -315,9 +368,12 @@ def train_tabular_model(
         params = dict(candidate.params)
         if candidate.search is not None:
             params, trials[candidate.name] = search_candidate(
-                lambda p, c=candidate: _fit_and_score(spec, task, c, p, x, y, cal_x, cal_y, classes)[1], candidate
+                lambda p, c=candidate: _fit_and_score(spec, task, c, p, x, y, cal_x, cal_y, classes)[1],
+                candidate,
             )
-        fitted, scores[candidate.name] = _fit_and_score(spec, task, candidate, params, x, y, cal_x, cal_y, classes)
+        fitted, scores[candidate.name] = _fit_and_score(
+            spec, task, candidate, params, x, y, cal_x, cal_y, classes
+        )
         chosen_params[candidate.name] = params
         if best is None or scores[candidate.name] < best[0]:
             best = (scores[candidate.name], candidate.name, fitted, params)
@@ -329,7 +385,9 @@ def train_tabular_model(
         before = calibration_error(b_y, _aligned_proba(estimator, b_x, len(classes)))
         details["calibration_ece_before"] = before
         if len(np.unique(cal_y)) == len(np.unique(y)):
-            recalibrated = CalibratedClassifierCV(FrozenEstimator(estimator), method="sigmoid" if len(cal_a) < 1000 else "isotonic").fit(cal_x, cal_y)
+            recalibrated = CalibratedClassifierCV(
+                FrozenEstimator(estimator), method="sigmoid" if len(cal_a) < 1000 else "isotonic"
+            ).fit(cal_x, cal_y)
             after = calibration_error(b_y, _aligned_proba(recalibrated, b_x, len(classes)))
             details["calibration_ece_after"] = after
             if after < before:
@@ -340,7 +398,14 @@ def train_tabular_model(
     else:
         quantile = conformal_quantile(np.abs(b_y - estimator.predict(b_x)), task.level)
     details["conformal_quantile"] = quantile
-    model = TabularModel(_ClassIndexed(estimator, len(classes)) if classification else estimator, task.kind, inputs, classes, task.level, quantile)
+    model = TabularModel(
+        _ClassIndexed(estimator, len(classes)) if classification else estimator,
+        task.kind,
+        inputs,
+        classes,
+        task.level,
+        quantile,
+    )
     return model, TabularReport(chosen=chosen, scores=scores, params=params, details=details, trials=trials)
 
 
@@ -359,9 +424,13 @@ def baseline_model(training_set: pd.DataFrame, spec: TabularSpec, task: TabularT
     """The no-skill model: prior class probabilities (majority class) or the mean, learnt from train."""
     train = training_set[training_set["split"] == "train"]
     if task.kind == "regression":
-        return DummyRegressor(strategy="mean").fit(np.zeros((len(train), 1)), train[task.target].astype(float))
+        return DummyRegressor(strategy="mean").fit(
+            np.zeros((len(train), 1)), train[task.target].astype(float)
+        )
     classes = class_names(spec, task, train[task.target])
-    return DummyClassifier(strategy="prior").fit(np.zeros((len(train), 1)), target_index(train[task.target], classes))
+    return DummyClassifier(strategy="prior").fit(
+        np.zeros((len(train), 1)), target_index(train[task.target], classes)
+    )
 
 
 def requested_tabular_candidate(
@@ -375,9 +444,13 @@ def requested_tabular_candidate(
         return None
     allowed = {c.algorithm: c for c in task.candidates}
     if algorithm not in allowed:
-        raise ValueError(f"algorithm {algorithm!r} is not a candidate of {spec.name}.{task.name}; allowed: {sorted(allowed)}")
+        raise ValueError(
+            f"algorithm {algorithm!r} is not a candidate of {spec.name}.{task.name}; allowed: {sorted(allowed)}"
+        )
     base = allowed[algorithm]
-    candidate = base.model_copy(update={"name": f"{base.name}_requested", "params": {**base.params, **params}, "search": None})
+    candidate = base.model_copy(
+        update={"name": f"{base.name}_requested", "params": {**base.params, **params}, "search": None}
+    )
     try:
         build_pipeline(spec, task, candidate)[-1]._validate_params()
     except (ValueError, TypeError) as exc:

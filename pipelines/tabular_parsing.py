@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from pipelines.spec import TabularColumn, TabularSpec
@@ -58,7 +57,9 @@ def normal_label(value: str) -> str:
 @dataclass(frozen=True)
 class TypedTable:
     frame: pd.DataFrame
-    invalid: dict[str, int]  # per column: values present but unusable (unparseable, out of range, not allowed)
+    invalid: dict[
+        str, int
+    ]  # per column: values present but unusable (unparseable, out of range, not allowed)
 
 
 def _present(text: pd.Series, spec: TabularSpec) -> pd.Series:
@@ -86,7 +87,9 @@ def type_column(values: pd.Series, column: TabularColumn, spec: TabularSpec) -> 
             out = out.where(~(out > column.max))
         return out
     if column.type == "boolean":
-        truth = {v.lower(): True for v in column.true_values} | {v.lower(): False for v in column.false_values}
+        truth = {v.lower(): True for v in column.true_values} | {
+            v.lower(): False for v in column.false_values
+        }
         return values.map(lambda v: truth.get(str(v).lower()) if v is not None else None).astype("boolean")
     if column.type == "datetime":
         return pd.to_datetime(values, format=column.format, errors="coerce")
@@ -115,8 +118,3 @@ def clean_table(raw: pd.DataFrame, spec: TabularSpec, target: str) -> tuple[pd.D
     typed = type_table(raw, spec, target)
     frame = typed.frame[typed.frame[target].notna()].drop_duplicates().reset_index(drop=True)
     return frame, typed.invalid
-
-
-def format_missing(frame: pd.DataFrame) -> pd.DataFrame:
-    """Missing values as NaN/None the way scikit-learn's imputers expect (no pd.NA)."""
-    return frame.astype(object).where(frame.notna(), np.nan)

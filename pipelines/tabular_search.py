@@ -18,7 +18,9 @@ def suggest(trial: Any, name: str, space: SearchSpace) -> Any:
     return trial.suggest_float(name, space.low, space.high, log=space.log)
 
 
-def search_candidate(score: Callable[[dict[str, Any]], float], candidate: TabularCandidate) -> tuple[dict[str, Any], list[Trial]]:
+def search_candidate(
+    score: Callable[[dict[str, Any]], float], candidate: TabularCandidate
+) -> tuple[dict[str, Any], list[Trial]]:
     """The best parameters (the candidate's fixed ones with the searched ones over them) and every trial;
     `score(params)` fits on train and returns the calibration metric (lower is better)."""
     import optuna

@@ -49,9 +49,7 @@ def run_request_for(
 def landing_folders(specs: dict[str, PipelineSpec]) -> dict[str, str]:
     """Landing folder → pipeline, for the pipelines that read landing files."""
     return {
-        spec.source.prefix or spec.name: name
-        for name, spec in specs.items()
-        if spec.source.kind == "files"
+        spec.source.prefix or spec.name: name for name, spec in specs.items() if spec.source.kind == "files"
     }
 
 

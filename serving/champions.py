@@ -131,9 +131,7 @@ class Health:
 
 
 class ChampionStore:
-    def __init__(
-        self, specs: dict[str, AnySpec], registry: MlflowRegistry, refresh_seconds: float
-    ) -> None:
+    def __init__(self, specs: dict[str, AnySpec], registry: MlflowRegistry, refresh_seconds: float) -> None:
         self.specs = specs
         self.registry = registry
         self.refresh_seconds = refresh_seconds
@@ -190,7 +188,9 @@ class ChampionStore:
         champion = Champion(
             pipeline=pipeline,
             task=task_name,
-            kind="regression" if isinstance(task, RegressionTask) else getattr(task, "kind", "classification"),
+            kind="regression"
+            if isinstance(task, RegressionTask)
+            else getattr(task, "kind", "classification"),
             model_name=name,
             version=str(alias.version),
             model=model,

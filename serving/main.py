@@ -14,7 +14,6 @@ from serving import problems
 from serving.config import ServingSettings, get_serving_settings
 from serving.observability import RequestContext, access_log, configure_logging, leave_metrics_pool
 from serving.platform import Platform
-from serving.tabular_rows import rows_schema
 from serving.routes import (
     datasets,
     feedback,
@@ -31,6 +30,7 @@ from serving.routes import (
     tasks,
     versions,
 )
+from serving.tabular_rows import rows_schema
 
 DESCRIPTION = """
 Predictions and forecasts from the models the MLflow registry names `champion`, uploads and retraining

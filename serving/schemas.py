@@ -123,7 +123,7 @@ class TrainingRequest(_Body):
             ]
         },
     )
-    task: str = "forecast"
+    task: str | None = Field(None, description="The pipeline's task; default: its first (e.g. `forecast`).")
     algorithm: str | None = Field(None, description="One of the task's candidate algorithms in the spec.")
     params: dict[str, Any] = Field(
         default_factory=dict, description="Its hyper-parameters (merged over the spec's)."

@@ -105,7 +105,9 @@ def predict_rows(model: TabularModel, frame: pd.DataFrame) -> list[dict[str, Any
     return rows
 
 
-def logged_outputs(model: TabularModel, task: TabularTask, predictions: list[dict[str, Any]]) -> dict[str, list]:
+def logged_outputs(
+    model: TabularModel, task: TabularTask, predictions: list[dict[str, Any]]
+) -> dict[str, list]:
     """What the prediction log keeps (numbers, for feedback to compare with): the class index or the value."""
     if model.kind == "regression":
         return {

@@ -33,7 +33,9 @@ def observed_value(platform: Platform, record: dict, target: str, observed: floa
     if isinstance(observed, str):
         label = normal_label(observed)
         if label not in classes:
-            raise Problem(422, f"observed: '{observed}' is not a class of {task.target}; classes: {', '.join(classes)}")
+            raise Problem(
+                422, f"observed: '{observed}' is not a class of {task.target}; classes: {', '.join(classes)}"
+            )
         return float(classes.index(label))
     if observed not in range(len(classes)):
         raise Problem(422, f"observed: give the class label (one of {', '.join(classes)})")

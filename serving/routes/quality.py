@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import APIRouter, Query
 
 from serving.dagster_api import DagsterUnavailable
-from serving.deps import PlatformDep, Predictor, SeriesSpecDep
+from serving.deps import PlatformDep, Predictor, SeriesSpecDep, SpecDep
 from serving.observations import MAX_QUALITY_DAYS, utc
 from serving.problems import Problem, unavailable
 from serving.read_models import DataQuality, PipelineRuns
@@ -74,7 +74,7 @@ async def quality(
     summary="The latest Dagster run of the pipeline's assets, runs in progress, and links to its assets",
     responses={404: {"description": "No such pipeline"}, 503: {"description": "Dagster is unreachable"}},
 )
-async def runs(spec: SeriesSpecDep, platform: PlatformDep, caller: Predictor) -> PipelineRuns:
+async def runs(spec: SpecDep, platform: PlatformDep, caller: Predictor) -> PipelineRuns:
     try:
         return await platform.dagster_api.runs(spec.name)
     except DagsterUnavailable as exc:

@@ -40,7 +40,14 @@ def test_every_tabular_spec_gets_its_graph_with_blocking_gates_and_a_warning_sli
     for spec in TABLES.values():
         keys = PipelineKeys(spec)
         task = spec.tasks[0]
-        chain = [keys.raw, keys.clean, keys.training_set, keys.model(task), keys.evaluation(task), keys.champion(task)]
+        chain = [
+            keys.raw,
+            keys.clean,
+            keys.training_set,
+            keys.model(task),
+            keys.evaluation(task),
+            keys.champion(task),
+        ]
         for parent, child in zip(chain, chain[1:], strict=False):
             assert dg.AssetKey(child) in graph.get(dg.AssetKey(parent)).child_keys
         evaluation = dg.AssetKey(keys.evaluation(task))

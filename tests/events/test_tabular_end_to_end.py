@@ -34,7 +34,9 @@ def run_request(platform: Platform, cursor: str | None) -> tuple[dg.RunRequest, 
     raise AssertionError("the sensor never asked for a run")
 
 
-def test_uploaded_census_export_is_trained_promoted_served_and_takes_feedback(platform: Platform, tmp_path: Path):
+def test_uploaded_census_export_is_trained_promoted_served_and_takes_feedback(
+    platform: Platform, tmp_path: Path
+):
     from serving.auth import add_key
     from serving.config import get_serving_settings
     from serving.main import create_app
@@ -70,7 +72,9 @@ def test_uploaded_census_export_is_trained_promoted_served_and_takes_feedback(pl
         champion = platform.clients.registry.champion(keys.model_name(TASK))
         assert champion is not None and champion.tags[PROMOTED_BY_RUN_TAG] == result.run_id
         promoted = [e for e in subscriber.received() if e["payload"]["pipeline"] == PIPELINE]
-        assert [(e["payload"]["version"], e["trace_id"]) for e in promoted] == [(str(champion.version), "trace-tabular")]
+        assert [(e["payload"]["version"], e["trace_id"]) for e in promoted] == [
+            (str(champion.version), "trace-tabular")
+        ]
         assert request.tags[TRACE_TAG] == "trace-tabular"
         upload_to_champion = time.perf_counter() - began
 
@@ -101,7 +105,9 @@ def test_uploaded_census_export_is_trained_promoted_served_and_takes_feedback(pl
         missing = api.post(f"/v1/pipelines/{PIPELINE}/predict", json={"rows": [{"age": 30}]})
         assert missing.status_code == 422 and "rows[0].hours_per_week" in missing.json()["detail"]
 
-        feedback = api.post("/v1/feedback", json={"prediction_id": first["prediction_id"], "observed": ">50K."})
+        feedback = api.post(
+            "/v1/feedback", json={"prediction_id": first["prediction_id"], "observed": ">50K."}
+        )
         assert feedback.status_code == 202, feedback.text
         assert feedback.json()["observed"] == 1.0 and feedback.json()["predicted"] == 1.0
         wrong = api.post("/v1/feedback", json={"prediction_id": first["prediction_id"], "observed": "rich"})

@@ -61,7 +61,7 @@ tasks:
 """
     )
     spec = load_spec(path)
-    content = "Wert;note;flag\n1.234,5;'a; b';high.\nNA;c; low \n".encode()
+    content = b"Wert;note;flag\n1.234,5;'a; b';high.\nNA;c; low \n"
     typed = type_table(read_table(content, "lab.csv", spec), spec, "flag")
     assert typed.frame["value"].iloc[0] == 1234.5 and pd.isna(typed.frame["value"].iloc[1])
     assert typed.frame["note"].tolist() == ["a; b", "c"]
@@ -108,7 +108,9 @@ def test_model_takes_raw_values_and_serves_sets_and_probabilities(census, traine
     model, report = trained
     assert set(report.scores) == {"logistic", "gradient_boosting", "forest"}
     row = census[model.input_columns].head(3).copy()
-    row.loc[row.index[0], "occupation"] = "Astronaut"  # a category never seen: encoded as unknown, not an error
+    row.loc[row.index[0], "occupation"] = (
+        "Astronaut"  # a category never seen: encoded as unknown, not an error
+    )
     row.loc[row.index[1], "age"] = np.nan
     out = model.predict_frame(row)
     assert set(out["label"]) <= {"<=50K", ">50K"}
@@ -122,7 +124,11 @@ def test_the_chosen_model_passes_the_gates_against_the_majority_baseline(census,
     m = verdict.metrics
     assert m["log_loss"] < m["baseline_log_loss"] * 0.8
     assert m["accuracy"] > m["baseline_accuracy"]
-    assert {g.name: g.passed for g in verdict.gates} == {"beats_baseline": True, "beats_champion": True, "calibrated": True}
+    assert {g.name: g.passed for g in verdict.gates} == {
+        "beats_baseline": True,
+        "beats_champion": True,
+        "calibrated": True,
+    }
     assert abs(m["set_coverage"] - TASK.level) < 0.05
     assert "calibration_ece_before" in report.details
     assert {"sex=Female", "sex=Male", "age_band=30-45"} <= set(verdict.slices)
@@ -138,7 +144,13 @@ def test_a_slice_worse_than_overall_by_more_than_the_tolerance_warns(census, tra
 
 def test_champion_that_is_better_blocks_a_worse_candidate(census, trained):
     model, _ = trained
-    weak = TASK.model_copy(update={"candidates": [c.model_copy(update={"params": {"C": 1e-4}}) for c in TASK.candidates if c.name == "logistic"]})
+    weak = TASK.model_copy(
+        update={
+            "candidates": [
+                c.model_copy(update={"params": {"C": 1e-4}}) for c in TASK.candidates if c.name == "logistic"
+            ]
+        }
+    )
     worse, _ = train_tabular_model(census, SPEC, weak)
     verdict = evaluate_tabular(worse, census, SPEC, TASK, champion=model, champion_version="1")
     assert {g.name: g.passed for g in verdict.gates}["beats_champion"] is False
@@ -153,8 +165,14 @@ def test_regression_task_gives_calibrated_intervals(census):
                         "kind": "regression",
                         "name": "hours",
                         "target": "hours_per_week",
-                        "candidates": [TASK.candidates[0].model_copy(update={"algorithm": "ridge", "params": {"alpha": 1.0}})],
-                        "promotion": TASK.promotion.model_copy(update={"metric": "mae", "min_improvement_over_baseline": 0.0}),
+                        "candidates": [
+                            TASK.candidates[0].model_copy(
+                                update={"algorithm": "ridge", "params": {"alpha": 1.0}}
+                            )
+                        ],
+                        "promotion": TASK.promotion.model_copy(
+                            update={"metric": "mae", "min_improvement_over_baseline": 0.0}
+                        ),
                         "slices": [],
                     }
                 )
