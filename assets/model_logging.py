@@ -245,7 +245,11 @@ def log_tabular_model(
         mlflow.log_metrics({f"calibration_score.{k}": v for k, v in report.scores.items()} | report.details)
         for candidate, trials in report.trials.items():
             for trial in trials:
-                with mlflow.start_run(run_name=f"{candidate}-trial-{trial.number}", nested=True):
+                with mlflow.start_run(
+                    experiment_id=run.info.experiment_id,
+                    run_name=f"{candidate}-trial-{trial.number}",
+                    nested=True,
+                ):
                     mlflow.log_params({"candidate": candidate, **trial.params})
                     mlflow.log_metric(f"calibration.{task.promotion.metric}", trial.score)
         logged = mlflow.pyfunc.log_model(

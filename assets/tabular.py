@@ -35,7 +35,9 @@ def requested_tabular_candidates(
     from pipelines.tabular_models import requested_tabular_candidate
 
     try:
-        requested = requested_tabular_candidate(spec, task, config.algorithm, config.params)
+        requested = requested_tabular_candidate(
+            spec, task, config.algorithm, config.params, config.search or None
+        )
     except ValueError as exc:
         raise dg.Failure(f"training request rejected: {exc}") from None
     return [requested] if requested else list(task.candidates)

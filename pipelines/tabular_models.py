@@ -15,6 +15,7 @@ from typing import Any
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -31,7 +32,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from pipelines.spec import TabularCandidate, TabularSpec, TabularTask
+from pipelines.spec import SearchSpec, TabularCandidate, TabularSpec, TabularTask
 
 SPLITS = ("train", "calibration", "holdout")
 MISSING_CATEGORY = "(missing)"
@@ -434,13 +435,18 @@ def baseline_model(training_set: pd.DataFrame, spec: TabularSpec, task: TabularT
 
 
 def requested_tabular_candidate(
-    spec: TabularSpec, task: TabularTask, algorithm: str | None, params: dict[str, Any]
+    spec: TabularSpec,
+    task: TabularTask,
+    algorithm: str | None,
+    params: dict[str, Any],
+    search: dict[str, Any] | None = None,
 ) -> TabularCandidate | None:
-    """The candidate a training request asks for (the spec's parameters overridden by `params`), or None
-    for the spec's candidates; ValueError says why it cannot be trained, before any run starts."""
+    """The candidate a training request asks for (the spec's parameters overridden by `params`, searched
+    over `search` when given, else as the spec declares it), or None for the spec's candidates; ValueError
+    says why it cannot be trained, before any run starts."""
     if algorithm is None:
-        if params:
-            raise ValueError("params were given without an algorithm")
+        if params or search:
+            raise ValueError("params or a search were given without an algorithm")
         return None
     allowed = {c.algorithm: c for c in task.candidates}
     if algorithm not in allowed:
@@ -448,8 +454,12 @@ def requested_tabular_candidate(
             f"algorithm {algorithm!r} is not a candidate of {spec.name}.{task.name}; allowed: {sorted(allowed)}"
         )
     base = allowed[algorithm]
+    try:
+        searched = SearchSpec.model_validate(search) if search else base.search
+    except ValidationError as exc:
+        raise ValueError(f"invalid search: {exc.errors(include_url=False)[0]['msg']}") from None
     candidate = base.model_copy(
-        update={"name": f"{base.name}_requested", "params": {**base.params, **params}, "search": None}
+        update={"name": f"{base.name}_requested", "params": {**base.params, **params}, "search": searched}
     )
     try:
         build_pipeline(spec, task, candidate)[-1]._validate_params()

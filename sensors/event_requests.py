@@ -148,11 +148,11 @@ def training_run_config(spec: PipelineSpec, payload: TrainingRequested) -> dict[
             f"pipeline {spec.name!r} has no task {payload.task!r}; tasks: {[t.name for t in spec.tasks]}"
         ) from None
     try:
-        if requested_candidate(spec, task, payload.algorithm, payload.params) is None:
+        if requested_candidate(spec, task, payload.algorithm, payload.params, payload.search) is None:
             return {}
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
-    return PipelineKeys(spec).model_config(task, payload.algorithm, payload.params)
+    return PipelineKeys(spec).model_config(task, payload.algorithm, payload.params, payload.search)
 
 
 def _retrain(envelope: Envelope, payload: TrainingRequested, spec: PipelineSpec) -> dg.RunRequest:

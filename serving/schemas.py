@@ -128,6 +128,11 @@ class TrainingRequest(_Body):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Its hyper-parameters (merged over the spec's)."
     )
+    search: dict[str, Any] | None = Field(
+        None,
+        description="Tabular tasks: search these hyper-parameters within a budget, e.g. "
+        '`{"space": {"C": {"low": 0.01, "high": 10, "log": true}}, "trials": 20, "seed": 0}`.',
+    )
 
 
 class Accepted(BaseModel):

@@ -116,11 +116,11 @@ async def request_training(
 ) -> Accepted:
     task = resolve_task(spec, body.task)
     try:
-        requested_candidate(spec, task, body.algorithm, body.params)
+        requested_candidate(spec, task, body.algorithm, body.params, body.search)
     except ValueError as exc:
         raise Problem(422, str(exc)) from None
     payload = TrainingRequested(
-        pipeline=spec.name, task=task.name, algorithm=body.algorithm, params=body.params
+        pipeline=spec.name, task=task.name, algorithm=body.algorithm, params=body.params, search=body.search
     )
     return await announce(
         platform, request, caller, spec, "training.requested", payload, payload.model_dump(mode="json")
