@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only the key")
 
     p = command(
+        "spec",
+        "cli.specs:spec",
+        "infer: propose a tabular spec from a sample file | register: store a spec beside the built-in ones",
+    )
+    p.add_argument("action", choices=["infer", "register"])
+    p.add_argument("file", type=Path, help="infer: a CSV sample; register: a spec's YAML")
+    p.add_argument("--name", default="new_pipeline", help="infer: the proposed pipeline's name")
+
+    p = command(
         "publish", "cli.landing:publish", "publish one event to the platform exchange (prints the envelope)"
     )
     p.add_argument("type", choices=list(PAYLOADS), help="event type, e.g. dataset.landed")

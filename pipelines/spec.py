@@ -19,6 +19,10 @@ SPECS_DIR = Path(__file__).parent / "specs"
 class SpecError(ValueError):
     """A pipeline spec that cannot be used; the message names the file, the field and the problem."""
 
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [{"location": "(spec)", "message": message}]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -455,23 +459,38 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+def parse_spec(text: str, where: str = "spec") -> AnySpec:
+    """Validate one spec's YAML text; every problem is reported as `where: field: message` (also in
+    `SpecError.errors`, one `{location, message}` each)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(
+            f"{where}: not valid YAML: {exc}", [{"location": "(yaml)", "message": str(exc)}]
+        ) from exc
+    if not isinstance(data, dict):
+        found = type(data).__name__
+        raise SpecError(
+            f"{where}: expected a mapping of fields at the top level, got {found}",
+            [{"location": "(top level)", "message": f"expected a mapping, got {found}"}],
+        )
+    try:
+        kind = TabularSpec if data.get("kind") == "tabular" else PipelineSpec
+        return kind.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"location": _format_location(err["loc"]), "message": err["msg"]} for err in exc.errors()]
+        lines = [f"{where}: {e['location']}: {e['message']}" for e in errors]
+        raise SpecError("invalid pipeline spec\n" + "\n".join(lines), errors) from None
+
+
 def load_spec(path: str | Path) -> AnySpec:
     """Read and validate one spec file; every problem is reported as `file: field: message`."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+        text = path.read_text()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from exc
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
-    try:
-        kind = TabularSpec if data.get("kind") == "tabular" else PipelineSpec
-        spec = kind.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{path}: {_format_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise SpecError("invalid pipeline spec\n" + "\n".join(lines)) from None
+    spec = parse_spec(text, str(path))
     if spec.name != path.stem:
         raise SpecError(f"{path}: name: '{spec.name}' must match the file name '{path.stem}'")
     return spec

@@ -70,6 +70,21 @@ query RunEvents($runId: ID!, $after: String) {
   }
 }
 """
+RELOAD = """
+mutation Reload($name: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $name) {
+    __typename
+    ... on WorkspaceLocationEntry {
+      locationOrLoadError { __typename ... on PythonError { message } }
+    }
+    ... on ReloadNotSupported { message }
+    ... on RepositoryLocationNotFound { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+CODE_LOCATION = "mlops_platform"  # workspace.yaml's location_name
 STATUS = {
     "SUCCEEDED": "passed",
     "IN_PROGRESS": "in progress",
@@ -109,6 +124,13 @@ class DagsterClient:
 
     def asset_url(self, path: Iterable[str]) -> str:
         return f"{self.url}/assets/{'/'.join(path)}"
+
+    async def reload_code_location(self, name: str = CODE_LOCATION) -> None:
+        """Reload the code location (it re-reads every spec); DagsterUnavailable says why it did not."""
+        found = (await self.query(RELOAD, {"name": name}))["reloadRepositoryLocation"]
+        problem = found.get("message") or (found.get("locationOrLoadError") or {}).get("message")
+        if found["__typename"] != "WorkspaceLocationEntry" or problem:
+            raise DagsterUnavailable(f"Dagster did not reload {name}: {problem or found['__typename']}")
 
     async def checks(self, pipeline: str) -> list[CheckResult]:
         """The latest result of every check on the pipeline's assets (its Dagster asset group)."""

@@ -25,6 +25,7 @@ from serving.routes import (
     predict,
     preview,
     quality,
+    registry,
     specs,
     stations,
     tasks,
@@ -71,6 +72,9 @@ class PlatformAPI(FastAPI):
 
     def openapi(self) -> dict:
         """The generated document, with the `pipeline` path parameter listing the pipelines served."""
+        platform = getattr(self.state, "platform", None)
+        if platform is not None and sorted(platform.specs) != self.pipelines:  # a spec was registered
+            self.specs, self.pipelines, self.openapi_schema = platform.specs, sorted(platform.specs), None
         if self.openapi_schema is None:
             schema = super().openapi()
             for operations in schema.get("paths", {}).values():
@@ -114,6 +118,6 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
     app.pipelines = sorted(app.specs)
     problems.install(app)
     routes = [health, pipelines, specs, predict, forecast, paths, stations, quality, versions, preview]
-    for module in [*routes, datasets, tasks, feedback, keys]:
+    for module in [*routes, datasets, tasks, feedback, keys, registry]:
         app.include_router(module.router)
     return app

@@ -29,7 +29,9 @@ def census() -> pd.DataFrame:
 def searched_task():
     task = SPEC.tasks[0]
     logistic = next(c for c in task.candidates if c.algorithm == "logistic_regression")
-    return task.model_copy(update={"candidates": [logistic.model_copy(update={"search": SearchSpec(**SEARCH)})]})
+    return task.model_copy(
+        update={"candidates": [logistic.model_copy(update={"search": SearchSpec(**SEARCH)})]}
+    )
 
 
 def test_search_keeps_its_budget_is_repeatable_and_trains_the_best_trial(census):
@@ -46,7 +48,9 @@ def test_search_keeps_its_budget_is_repeatable_and_trains_the_best_trial(census)
 def test_each_trial_is_a_nested_run_of_the_version(census, tmp_path: Path):
     task = searched_task()
     model, report = train_tabular_model(census, SPEC, task)
-    registry = MlflowRegistry(f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri())
+    registry = MlflowRegistry(
+        f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_root=(tmp_path / "art").as_uri()
+    )
     logged = log_tabular_model(
         registry, SPEC, task, model, report, census, run_name="search", lineage={"dagster.run_id": "r1"}
     )
@@ -66,4 +70,6 @@ def test_a_training_request_may_search_and_a_bad_search_is_refused_before_any_ru
     with pytest.raises(ValueError, match="invalid search"):
         requested_candidate(SPEC, task, "logistic_regression", {}, {"space": {"C": {"low": 5, "high": 1}}})
     with pytest.raises(ValueError, match="tabular"):
-        requested_candidate(load_specs()["air_quality"], load_specs()["air_quality"].tasks[0], "ridge", {}, SEARCH)
+        requested_candidate(
+            load_specs()["air_quality"], load_specs()["air_quality"].tasks[0], "ridge", {}, SEARCH
+        )

@@ -115,7 +115,7 @@ def test_routes_need_a_key_with_the_right_scope(api: Api):
         assert http.get("/v1/pipelines", headers={"X-API-Key": "mlops_not-a-key"}).status_code == 401
         bearer = http.get("/v1/pipelines", headers={"Authorization": f"Bearer {api.keys['predict']}"})
         assert bearer.status_code == 200
-        assert {p["name"] for p in bearer.json()} == {"air_quality", "air_quality_landing"}
+        assert {p["name"] for p in bearer.json()} == {"air_quality", "air_quality_landing", "census_income"}
     with api.client("predict") as http:
         denied = http.post("/v1/pipelines/air_quality/training", json={"task": "forecast"})
         assert denied.status_code == 403 and "'admin' scope" in problem(denied)["detail"]
