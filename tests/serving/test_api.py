@@ -547,3 +547,22 @@ def test_rollback_from_the_cli_swaps_every_api_worker_at_once(api: Api):
     assert client.get_model_version_by_alias(FORECAST_MODEL, CHAMPION).tags["rolled_back_from"] == str(
         new.version
     )
+
+
+def test_registering_a_pipeline_reloads_the_dagster_code_location(api: Api):
+    text = (
+        (SPECS_DIR / "census_income.yaml")
+        .read_text()
+        .replace("name: census_income", "name: registered_loans")
+    )
+    with api.client("admin") as http:
+        answer = http.post("/v1/pipelines", content=text, headers={"Content-Type": "application/yaml"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["code_location_reloaded"] is True, answer.json()["reload_error"]
+        nodes = httpx.post(
+            f"http://127.0.0.1:{api.env['DAGSTER_PORT']}/graphql",
+            json={"query": "{ assetNodes { assetKey { path } } }"},
+            timeout=30,
+        ).json()["data"]["assetNodes"]
+        assert ["registered_loans", "income_champion"] in [n["assetKey"]["path"] for n in nodes]
+        assert http.delete("/v1/pipelines/registered_loans").status_code == 204
