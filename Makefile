@@ -26,6 +26,7 @@ browser:
 ## materialize every asset on the embedded default, then start the Dagster UI, MLflow UI and the API (also when a gate blocked a promotion)
 run: install
 	$(BIN)/mlops land-sample air_quality_landing --days $(DAYS)
+	$(BIN)/mlops land-sample census_income
 	$(BIN)/mlops materialize --days $(DAYS) || echo "** some steps or blocking checks failed (above): the UIs show why; starting them anyway **"
 	$(BIN)/mlops up
 
