@@ -31,8 +31,8 @@ def figures(rows: int, trials: int) -> None:
     from pipelines.spec import SearchSpec, load_specs
     from pipelines.tabular_evaluation import classification_metrics, evaluate_tabular
     from pipelines.tabular_models import (
+        ClassIndexed,
         TabularModel,
-        _ClassIndexed,
         split_rows,
         target_index,
         train_tabular_model,
@@ -64,7 +64,7 @@ def figures(rows: int, trials: int) -> None:
     inner = model.estimator.estimator
     raw_pipeline = inner.estimator.estimator if isinstance(inner, CalibratedClassifierCV) else inner
     unrecalibrated = TabularModel(
-        _ClassIndexed(raw_pipeline, len(model.classes)),
+        ClassIndexed(raw_pipeline, len(model.classes)),
         model.kind,
         model.input_columns,
         model.classes,

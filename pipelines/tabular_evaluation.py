@@ -18,7 +18,7 @@ from pipelines.evaluation import Gate
 from pipelines.spec import SliceSpec, TabularSpec, TabularTask
 from pipelines.tabular_models import (
     TabularModel,
-    _aligned_proba,
+    aligned_proba,
     baseline_model,
     calibration_error,
     class_names,
@@ -95,7 +95,7 @@ def baseline_metrics(
     if task.kind == "classification":
         classes = class_names(spec, task, training_set.loc[training_set["split"] == "train", task.target])
         found = classification_metrics(
-            target_index(rows[task.target], classes), _aligned_proba(baseline, zeros, len(classes)), None
+            target_index(rows[task.target], classes), aligned_proba(baseline, zeros, len(classes)), None
         )
     else:
         found = regression_metrics(rows[task.target].to_numpy(dtype=float), None, baseline.predict(zeros))

@@ -316,12 +316,12 @@ def candidate_score(task: TabularTask, y: np.ndarray | pd.Series, predicted: np.
 def _fit_and_score(spec, task, candidate, params, x, y, cal_x, cal_y, classes) -> tuple[Pipeline, float]:
     pipeline = build_pipeline(spec, task, candidate, params).fit(x, y)
     if task.kind == "classification":
-        proba = _aligned_proba(pipeline, cal_x, len(classes))
+        proba = aligned_proba(pipeline, cal_x, len(classes))
         return pipeline, candidate_score(task, cal_y, proba)
     return pipeline, candidate_score(task, cal_y, pipeline.predict(cal_x))
 
 
-def _aligned_proba(estimator: Any, x: pd.DataFrame, n_classes: int) -> np.ndarray:
+def aligned_proba(estimator: Any, x: pd.DataFrame, n_classes: int) -> np.ndarray:
     """Probabilities over every class index, also when train lacked one."""
     proba = estimator.predict_proba(x)
     out = np.zeros((len(x), n_classes))
@@ -383,24 +383,24 @@ def train_tabular_model(
     details: dict[str, float] = {}
     b_x, b_y = cal_b[inputs], labels(cal_b)
     if classification:
-        before = calibration_error(b_y, _aligned_proba(estimator, b_x, len(classes)))
+        before = calibration_error(b_y, aligned_proba(estimator, b_x, len(classes)))
         details["calibration_ece_before"] = before
         if len(np.unique(cal_y)) == len(np.unique(y)):
             recalibrated = CalibratedClassifierCV(
                 FrozenEstimator(estimator), method="sigmoid" if len(cal_a) < 1000 else "isotonic"
             ).fit(cal_x, cal_y)
-            after = calibration_error(b_y, _aligned_proba(recalibrated, b_x, len(classes)))
+            after = calibration_error(b_y, aligned_proba(recalibrated, b_x, len(classes)))
             details["calibration_ece_after"] = after
             if after < before:
                 estimator = recalibrated
         details["recalibrated"] = float(isinstance(estimator, CalibratedClassifierCV))
-        proba = _aligned_proba(estimator, b_x, len(classes))
+        proba = aligned_proba(estimator, b_x, len(classes))
         quantile = conformal_quantile(1 - proba[np.arange(len(b_y)), b_y], task.level)
     else:
         quantile = conformal_quantile(np.abs(b_y - estimator.predict(b_x)), task.level)
     details["conformal_quantile"] = quantile
     model = TabularModel(
-        _ClassIndexed(estimator, len(classes)) if classification else estimator,
+        ClassIndexed(estimator, len(classes)) if classification else estimator,
         task.kind,
         inputs,
         classes,
@@ -410,7 +410,7 @@ def train_tabular_model(
     return model, TabularReport(chosen=chosen, scores=scores, params=params, details=details, trials=trials)
 
 
-class _ClassIndexed:
+class ClassIndexed:
     """A fitted classifier whose `predict_proba` has a column for every class, in the spec's order."""
 
     def __init__(self, estimator: Any, n_classes: int) -> None:
@@ -418,7 +418,7 @@ class _ClassIndexed:
         self.n_classes = n_classes
 
     def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
-        return _aligned_proba(self.estimator, x, self.n_classes)
+        return aligned_proba(self.estimator, x, self.n_classes)
 
 
 def baseline_model(training_set: pd.DataFrame, spec: TabularSpec, task: TabularTask) -> Any:
