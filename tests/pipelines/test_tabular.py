@@ -185,3 +185,24 @@ def test_regression_task_gives_calibrated_intervals(census):
     verdict = evaluate_tabular(model, split, spec, task)
     assert abs(verdict.metrics["coverage"] - 0.9) < 0.05
     assert verdict.metrics["mae"] <= verdict.metrics["baseline_mae"]
+
+
+def test_multiclass_target_gets_probabilities_over_every_class_and_covering_sets(census):
+    task = TASK.model_copy(
+        update={
+            "name": "relationship",
+            "target": "relationship",
+            "exclude": ["surveyed_on", "marital_status", "sex"],
+            "candidates": [c for c in TASK.candidates if c.name == "logistic"],
+            "slices": [],
+        }
+    )
+    spec = SPEC.model_copy(update={"tasks": [task]})
+    split = split_rows(census.drop(columns="split"), spec, task)
+    model, _ = train_tabular_model(split, spec, task)
+    assert model.classes == sorted(census["relationship"].unique()) and len(model.classes) == 5
+    verdict = evaluate_tabular(model, split, spec, task)
+    out = model.predict_frame(split[split["split"] == "holdout"].head(50))
+    assert np.allclose(out[[f"p_{c}" for c in model.classes]].sum(axis=1), 1)
+    assert abs(verdict.metrics["set_coverage"] - task.level) < 0.05
+    assert verdict.metrics["log_loss"] < verdict.metrics["baseline_log_loss"]
