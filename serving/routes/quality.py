@@ -42,7 +42,10 @@ async def quality(
     except Problem:  # no data yet: the checks may well say why
         latest = None
     last = end or (latest.date() if latest else dt.datetime.now(dt.UTC).date())
-    first = start or last - dt.timedelta(days=13)
+    try:
+        first = start or last - dt.timedelta(days=13)
+    except OverflowError:  # an end in the first days of year 1
+        raise Problem(422, f"the range cannot be used: no 14 days end on {last}") from None
     if first > last:
         raise Problem(422, f"start {first} is after end {last}")
     if (last - first).days >= MAX_QUALITY_DAYS:

@@ -337,7 +337,8 @@ def test_training_requests_are_checked_against_the_spec_then_announced(api: Api)
         subscriber.close()
     assert event["id"] == ok.json()["task_id"]
     assert event["payload"] == {
-        "pipeline": "air_quality", "task": "forecast", "algorithm": "hist_gradient_boosting", "params": {"max_iter": 40}
+        "pipeline": "air_quality", "task": "forecast", "algorithm": "hist_gradient_boosting", "params": {"max_iter": 40},
+        "search": None,
     }  # fmt: skip
     assert unknown.status_code == 404
 
