@@ -5,6 +5,7 @@ errors naming the row and field, and predicted by the champion's own pipeline (w
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, Literal
 
 import numpy as np
@@ -28,15 +29,16 @@ def _field(column: TabularColumn) -> tuple[Any, Any]:
     return (kind if column.required else kind | None), described
 
 
-_ROW_MODELS: dict[tuple[int, str], type[BaseModel]] = {}
-
-
 def row_model(spec: TabularSpec, task_name: str) -> type[BaseModel]:
     """The pydantic model of one row: the task's input columns, typed; optional ones may be null or absent."""
-    key = (id(spec), task_name)
-    if key not in _ROW_MODELS:
-        _ROW_MODELS[key] = _build_row_model(spec, spec.task(task_name))
-    return _ROW_MODELS[key]
+    return _row_model(spec.model_dump_json(), task_name)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_model(spec_json: str, task_name: str) -> type[BaseModel]:
+    """Keyed on the spec's content: specs are re-read periodically, and an unchanged one reuses its model."""
+    spec = TabularSpec.model_validate_json(spec_json)
+    return _build_row_model(spec, spec.task(task_name))
 
 
 def _build_row_model(spec: TabularSpec, task: TabularTask) -> type[BaseModel]:
