@@ -56,7 +56,9 @@ def test_a_registered_spec_is_served_without_a_restart(api: TestClient):
     assert api.delete("/v1/pipelines/census_income").status_code == 404  # built-in: removed by a deploy
 
 
-def test_an_invalid_spec_is_refused_naming_the_field_and_a_built_in_name_is_taken(api: TestClient):
+def test_invalid_specs_are_refused_naming_the_field_and_a_broken_stored_one_is_reported_in_readyz(
+    api: TestClient,
+):
     broken = CENSUS.replace("name: census_income", "name: loans").replace(
         "metric: log_loss", "metric: accuracy"
     )
@@ -65,6 +67,16 @@ def test_an_invalid_spec_is_refused_naming_the_field_and_a_built_in_name_is_take
     assert [e["location"] for e in answer.json()["errors"]] == ["tasks[0].promotion.metric"]
     taken = api.post("/v1/pipelines", content=CENSUS, headers={"Content-Type": "application/yaml"})
     assert taken.status_code == 409
+    from resources.settings import get_settings
+
+    folder = get_settings().data_path / "landing" / "_specs"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "half.yaml").write_text("kind: tabular\nname: half\n")
+    api.app.state.platform.reload_specs()
+    degraded = api.get("/readyz").json()["degraded"]
+    assert "half.yaml" in degraded["specs"] and "half" not in {
+        p["name"] for p in api.get("/v1/pipelines").json()
+    }
     read_only = api.post(
         "/v1/pipelines",
         content=CENSUS,
