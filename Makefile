@@ -8,7 +8,7 @@ export MLOPS_DATA_DIR ?= $(CURDIR)/.data
 # DAGSTER_HOME: unless set, every `mlops` command uses $(MLOPS_DATA_DIR)/dagster with this repo's dagster.yaml
 # (deploy/env.py), so runs started here, by the CLI or by the stack all show in the same Dagster UI.
 
-.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving bench-app screenshots test test-fast \
+.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving bench-app bench-tabular screenshots test test-fast \
 	lint format bench validate clean deploy-tools validate-deploy compose-config compose-env dev-cert htpasswd image
 
 install: $(VENV)/.installed
@@ -26,6 +26,7 @@ browser:
 ## materialize every asset on the embedded default, then start the Dagster UI, MLflow UI and the API (also when a gate blocked a promotion)
 run: install
 	$(BIN)/mlops land-sample air_quality_landing --days $(DAYS)
+	$(BIN)/mlops land-sample census_income
 	$(BIN)/mlops materialize --days $(DAYS) || echo "** some steps or blocking checks failed (above): the UIs show why; starting them anyway **"
 	$(BIN)/mlops up
 
@@ -66,6 +67,9 @@ bench: install
 	$(BIN)/python bench/materialize_vs_script.py
 
 ## local vs services on the same materialization, and the stack's cold start (needs PostgreSQL and RabbitMQ)
+bench-tabular: install
+	$(BIN)/python bench/tabular.py
+
 bench-services: install
 	$(BIN)/python bench/services_vs_local.py
 

@@ -7,9 +7,11 @@ import warnings
 import dagster as dg
 
 from assets.factory import build_pipeline_definitions
-from pipelines.spec import SPECS_DIR, load_specs
+from pipelines.spec import SPECS_DIR
+from resources.clients import object_store
 from resources.definitions import build_resources
 from resources.settings import get_settings
+from resources.spec_registry import load_all_specs
 from sensors import build_event_sensors
 
 # Data versions on Output are beta; content hashes as data versions are the lake's design.
@@ -18,7 +20,10 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 def build_definitions() -> dg.Definitions:
     settings = get_settings()
-    specs = load_specs(settings.specs_dir or SPECS_DIR)
+    # Built-in and registered specs; a broken one is logged and skipped, never fatal to the code location.
+    specs = load_all_specs(
+        settings.specs_dir or SPECS_DIR, object_store(settings, settings.landing_uri)
+    ).specs
     pipelines = [build_pipeline_definitions(spec) for spec in specs.values()]
     jobs = [job for spec_defs in pipelines for job in spec_defs.jobs or []]
     return dg.Definitions.merge(

@@ -9,7 +9,7 @@ from assets.ingestion import build_ingestion_assets
 from assets.models import build_task_assets
 from dagster_internals.run_retries import no_run_retry_after_a_blocking_check
 from pipelines.keys import PipelineKeys
-from pipelines.spec import PipelineSpec, SimulatorSource
+from pipelines.spec import AnySpec, PipelineSpec, SimulatorSource, TabularSpec
 
 
 def partitions_for(spec: PipelineSpec) -> dg.DailyPartitionsDefinition:
@@ -20,7 +20,11 @@ def partitions_for(spec: PipelineSpec) -> dg.DailyPartitionsDefinition:
     )
 
 
-def build_pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
+def build_pipeline_definitions(spec: AnySpec) -> dg.Definitions:
+    if isinstance(spec, TabularSpec):
+        from assets.tabular import build_tabular_definitions
+
+        return build_tabular_definitions(spec)
     keys = PipelineKeys(spec)
     partitions = partitions_for(spec)
     assets = [*build_ingestion_assets(spec, partitions), *build_feature_assets(spec)]

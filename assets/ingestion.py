@@ -23,7 +23,7 @@ from pipelines.quality import (
     missing_share_by_day,
 )
 from pipelines.simulator import simulate_readings, station_ids
-from pipelines.spec import FilesSource, PipelineSpec
+from pipelines.spec import AnySpec, FilesSource, PipelineSpec
 from resources.failures import failing_as_dagster
 from resources.lake_store import content_hash
 from resources.object_store import ObjectStore
@@ -39,9 +39,9 @@ class RawConfig(dg.Config):
     files: list[str] = []
 
 
-def landing_files(landing: ObjectStore, spec: PipelineSpec, only: list[str]) -> list[tuple[str, bytes]]:
+def landing_files(landing: ObjectStore, spec: AnySpec, only: list[str]) -> list[tuple[str, bytes]]:
     """The names and bytes of the landing files to read: `only` these, or every file matching the spec."""
-    assert isinstance(spec.source, FilesSource)
+    assert spec.source.kind == "files"
     folder = landing.path(spec.source.prefix or spec.name)
     with landing.reporting_unavailable():
         if only:

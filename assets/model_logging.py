@@ -23,7 +23,7 @@ from assets.figures import feature_importance_figure
 from events.tags import CODE_VERSION_TAG, DATA_VERSION_PREFIX, GATE_PREFIX
 from pipelines.features import model_feature_columns
 from pipelines.keys import PipelineKeys, Task
-from pipelines.spec import ModelCandidate, PipelineSpec, RegressionTask
+from pipelines.spec import ModelCandidate, PipelineSpec, RegressionTask, TabularSpec, TabularTask
 from pipelines.training_set import exceedance_label_column, label_column
 from resources.lake_store import content_hash
 from resources.mlflow_registry import MlflowRegistry
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from pipelines.evaluation import Gate
     from pipelines.models import TrainingReport
+    from pipelines.tabular_models import TabularModel, TabularReport
 
 TRAINING_SET_VERSION_TAG = f"{DATA_VERSION_PREFIX}training_set"
 # Run tags also set on the registered version, so the registry alone says where a version came from.
@@ -189,4 +190,89 @@ def log_evaluation(
         registry.log_figure(run_id, residuals, "holdout_residuals.png")
     registry.set_version_tags(
         model, version, {f"{GATE_PREFIX}{g.name}": "passed" if g.passed else "failed" for g in gates}
+    )
+
+
+def tabular_input_example(training_set: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Five complete calibration rows as clients send them (booleans as bool, no missing values)."""
+    rows = training_set.loc[training_set["split"] == "calibration", columns].dropna().head(5)
+    return rows.astype({c: bool for c in columns if str(rows[c].dtype) == "boolean"})
+
+
+def log_tabular_model(
+    registry: MlflowRegistry,
+    spec: TabularSpec,
+    task: TabularTask,
+    trained: TabularModel,
+    report: TabularReport,
+    training_set: pd.DataFrame,
+    *,
+    run_name: str,
+    lineage: dict[str, str],
+    requested: bool = False,
+) -> LoggedModel:
+    """Log a tabular model (one scikit-learn pipeline from raw columns, inside the pyfunc) as an MLflow run,
+    each search trial as a nested run, and register it as a new version of the task's model."""
+    import mlflow
+    import sklearn
+    from mlflow.models import infer_signature
+
+    model_name = PipelineKeys(spec).model_name(task)
+    data_version = content_hash(training_set)
+    tags = {
+        "pipeline": spec.name,
+        "task": task.name,
+        **lineage,
+        TRAINING_SET_VERSION_TAG: data_version,
+        CODE_VERSION_TAG: code_version(),
+        "chosen_candidate": report.chosen,
+    }
+    chosen = next(c for c in task.candidates if report.chosen.startswith(c.name))
+    example = tabular_input_example(training_set, trained.input_columns)
+    output = trained.predict_frame(example).drop(columns=["prediction_set"], errors="ignore")
+    with registry.start_run(spec.name, run_name, tags) as run:
+        mlflow.log_params(
+            {
+                "algorithm": chosen.algorithm,
+                **{f"param.{k}": v for k, v in report.params.items()},
+                "candidates": ",".join(report.scores),
+                "inputs": len(trained.input_columns),
+                "train_rows": int((training_set["split"] == "train").sum()),
+                "level": task.level,
+                "requested": requested,
+            }
+        )
+        mlflow.log_metrics({f"calibration_score.{k}": v for k, v in report.scores.items()} | report.details)
+        for candidate, trials in report.trials.items():
+            for trial in trials:
+                with mlflow.start_run(
+                    experiment_id=run.info.experiment_id,
+                    run_name=f"{candidate}-trial-{trial.number}",
+                    nested=True,
+                ):
+                    mlflow.log_params({"candidate": candidate, **trial.params})
+                    mlflow.log_metric(f"calibration.{task.promotion.metric}", trial.score)
+        logged = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=trained,
+            signature=infer_signature(example, output),
+            input_example=example,
+            code_paths=[str(Path(pipelines.__file__).parent)],
+            pip_requirements=[
+                f"mlflow=={mlflow.__version__}",
+                f"scikit-learn=={sklearn.__version__}",
+                f"pandas=={pd.__version__}",
+                f"numpy=={np.__version__}",
+            ],
+        )
+    version = registry.register_version(
+        model_name, logged, run.info.run_id, {k: tags[k] for k in VERSION_TAGS if k in tags}
+    )
+    return LoggedModel(
+        model=model_name,
+        version=version,
+        run_id=run.info.run_id,
+        experiment_id=run.info.experiment_id,
+        run_url=registry.run_url(run.info.experiment_id, run.info.run_id),
+        data_version=data_version,
     )

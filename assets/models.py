@@ -38,6 +38,7 @@ class TrainingConfig(dg.Config):
 
     algorithm: str | None = None
     params: dict[str, Any] = {}
+    search: dict[str, Any] = {}  # tabular tasks: a search space and budget (pipelines.spec.SearchSpec)
 
 
 def requested_candidates(spec: PipelineSpec, task: Task, config: TrainingConfig) -> list[ModelCandidate]:

@@ -12,18 +12,35 @@ from pydantic import ValidationError
 from cli.window import date_window
 from events.bus import EventPublisher
 from events.envelope import make_event
+from pipelines.census_simulator import COLUMNS, census_csv, simulate_census
 from pipelines.parsing import format_source_file
 from pipelines.simulator import simulate_readings
-from pipelines.spec import SPECS_DIR, FilesSource, load_specs
+from pipelines.spec import SPECS_DIR, FilesSource, TabularSpec, load_specs
 from resources.clients import clients_from_settings
 from resources.settings import get_settings
 from resources.unavailable import ServiceUnavailable
+
+
+def _land_table(spec: TabularSpec, args: argparse.Namespace, settings) -> int:
+    """A messy census-style export for a spec whose columns are the census simulator's."""
+    if [c.source_name for c in spec.columns] != COLUMNS:
+        print(f"{spec.name}: no simulator makes its columns; upload a real file", file=sys.stderr)
+        return 2
+    landing = clients_from_settings(settings).landing
+    landing.ensure_exists()
+    target = landing.path(spec.source.prefix or spec.name, f"sample_{args.rows}_rows_seed{args.seed}.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(census_csv(simulate_census(args.rows, args.seed), args.seed))
+    print(f"wrote {args.rows} rows to {target}")
+    return 0
 
 
 def land_sample(args: argparse.Namespace) -> int:
     """Write a simulated file in the spec's declared format into the landing area (a demo upload)."""
     settings = get_settings()
     spec = load_specs(settings.specs_dir or SPECS_DIR)[args.pipeline]
+    if isinstance(spec, TabularSpec):
+        return _land_table(spec, args, settings)
     if not isinstance(spec.source, FilesSource):
         print(f"{spec.name} does not read landing files", file=sys.stderr)
         return 2

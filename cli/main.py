@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--stations", type=int, default=5, help="stations in the file, if its format names them")
+    p.add_argument("--rows", type=int, default=5000, help="rows of a tabular pipeline's sample")
     add_window_options(p, 365)
 
     p = command("serve", "cli.serve:serve", "run the prediction API (FastAPI on uvicorn)")
@@ -107,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="use this key instead of a new random one (e.g. from a secret store)")
     p.add_argument("--keys-file", type=Path, help="default MLOPS_API_KEYS_FILE or <data dir>/api/keys.yaml")
     p.add_argument("--quiet", action="store_true", help="print only the key")
+
+    p = command(
+        "spec",
+        "cli.specs:spec",
+        "infer: propose a tabular spec from a sample file | register: store a spec beside the built-in ones",
+    )
+    p.add_argument("action", choices=["infer", "register"])
+    p.add_argument("file", type=Path, help="infer: a CSV sample; register: a spec's YAML")
+    p.add_argument("--name", default="new_pipeline", help="infer: the proposed pipeline's name")
 
     p = command(
         "publish", "cli.landing:publish", "publish one event to the platform exchange (prints the envelope)"

@@ -26,7 +26,7 @@ from deploy.env import load_env, prepare_local_dagster_home
 from deploy.services import dagster_path_prefix, http_ok, state_dir_for
 from events.tags import PROMOTED_BY_RUN_TAG, partition_range_tags
 from pipelines.keys import PipelineKeys
-from pipelines.spec import SPECS_DIR, PipelineSpec, load_specs
+from pipelines.spec import SPECS_DIR, AnySpec, is_tabular, load_specs
 from resources.clients import clients_from_settings
 from resources.settings import PlatformSettings, get_settings
 
@@ -63,6 +63,7 @@ def materialize(args: argparse.Namespace) -> int:
                 start,
                 end,
                 args.verbose,
+                partitioned=not is_tabular(specs[name]),
             )
             for name in names
         ]
@@ -78,13 +79,14 @@ def _run(
     start: dt.date,
     end: dt.date,
     verbose: bool,
+    partitioned: bool = True,
 ) -> PipelineOutcome:
-    """One refresh run over the window, shown step by step; what it did, for the summary."""
+    """One refresh run over the window (a tabular pipeline: over every landing file), shown step by step;
+    what it did, for the summary."""
     steps = [node.name for node in job.nodes_in_topological_order]
+    window = f"{start} .. {end} ({(end - start).days + 1} days)" if partitioned else "every landing file"
     console.print(
-        Text.assemble(
-            (pipeline, "bold"), f": {start} .. {end} ({(end - start).days + 1} days), {len(steps)} steps"
-        ),
+        Text.assemble((pipeline, "bold"), f": {window}, {len(steps)} steps"),
         soft_wrap=True,
     )
     outcome = PipelineOutcome(pipeline, run_id="", ok=False, seconds=0.0)
@@ -107,7 +109,7 @@ def _run(
             result = job.with_logger_defs(loggers).execute_in_process(
                 instance=instance,
                 run_config={"loggers": config},
-                tags=partition_range_tags(start.isoformat(), end.isoformat()),
+                tags=partition_range_tags(start.isoformat(), end.isoformat()) if partitioned else {},
                 raise_on_error=False,
             )
     outcome.run_id, outcome.seconds = result.run_id, time.perf_counter() - began
@@ -138,7 +140,7 @@ def _instance_home(settings: PlatformSettings) -> Path:
 def _summary(
     console: Console,
     outcomes: list[PipelineOutcome],
-    specs: dict[str, PipelineSpec],
+    specs: dict[str, AnySpec],
     settings: PlatformSettings,
 ) -> None:
     registry = clients_from_settings(settings, source=SOURCE).registry

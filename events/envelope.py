@@ -42,6 +42,10 @@ class TrainingRequested(_Payload):
     task: str = "forecast"
     algorithm: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    search: dict[str, Any] | None = Field(
+        None,
+        description="Tabular tasks: search space and budget (`space`, `trials`, `timeout_seconds`, `seed`).",
+    )
 
 
 class FeedbackRecorded(_Payload):

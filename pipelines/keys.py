@@ -110,9 +110,13 @@ class PipelineKeys:
         """Run config making raw read only these landing files."""
         return op_config(self.raw, {"files": files})
 
-    def model_config(self, task: Task, algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run config making the task's model train one algorithm with these hyper-parameters."""
-        return op_config(self.model(task), {"algorithm": algorithm, "params": params})
+    def model_config(
+        self, task: Task, algorithm: str, params: dict[str, Any], search: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run config making the task's model train one algorithm with these hyper-parameters (searched
+        over `search`, for a tabular task)."""
+        config = {"algorithm": algorithm, "params": params}
+        return op_config(self.model(task), {**config, "search": search} if search else config)
 
     # registry
     def model_name(self, task: Task) -> str:

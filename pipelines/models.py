@@ -27,7 +27,14 @@ from sklearn.preprocessing import StandardScaler
 
 from pipelines.features import model_feature_columns
 from pipelines.intervals import halfwidths_by_horizon, lookup_halfwidths
-from pipelines.spec import ClassificationTask, ModelCandidate, PipelineSpec, RegressionTask
+from pipelines.spec import (
+    ClassificationTask,
+    ModelCandidate,
+    PipelineSpec,
+    RegressionTask,
+    TabularCandidate,
+    TabularSpec,
+)
 from pipelines.training_set import baseline_column, exceedance_label_column, label_column
 
 _ESTIMATORS = {
@@ -74,10 +81,17 @@ def requested_candidate(
     task: RegressionTask | ClassificationTask,
     algorithm: str | None,
     params: dict[str, Any],
-) -> ModelCandidate | None:
+    search: dict[str, Any] | None = None,
+) -> ModelCandidate | TabularCandidate | None:
     """The candidate a training request asks for (the spec's parameters overridden by `params`), or None
     for "let the spec's candidates compete". A ValueError says why the request cannot be trained; the
     sensor, the model asset and the API all check requests here, before any run starts."""
+    if isinstance(spec, TabularSpec):
+        from pipelines.tabular_models import requested_tabular_candidate
+
+        return requested_tabular_candidate(spec, task, algorithm, params, search)
+    if search:
+        raise ValueError("hyper-parameter search is for tabular pipelines")
     if algorithm is None:
         if params:
             raise ValueError("params were given without an algorithm")

@@ -19,6 +19,10 @@ SPECS_DIR = Path(__file__).parent / "specs"
 class SpecError(ValueError):
     """A pipeline spec that cannot be used; the message names the file, the field and the problem."""
 
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [{"location": "(spec)", "message": message}]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -173,6 +177,7 @@ class CheckSpec(_Strict):
 
 
 class PipelineSpec(_Strict):
+    kind: Literal["timeseries"] = "timeseries"
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     description: str
     owner: str = "team:data-platform"
@@ -233,6 +238,223 @@ class PipelineSpec(_Strict):
         raise KeyError(f"pipeline '{self.name}' has no task '{name}'")
 
 
+# Tabular pipelines (`kind: tabular`): rows with typed columns, one target, no stations or hours.
+
+
+class TabularParsing(_Strict):
+    """How to read an exported table: only declarations, never code."""
+
+    delimiter: str = ","
+    decimal: Literal[".", ","] = "."
+    quotechar: str = Field('"', min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    header: bool = Field(
+        True, description="False: the file has no header row; columns are read in spec order."
+    )
+    strip_whitespace: bool = Field(True, description="Strip spaces around every value and header.")
+    sentinels: list[str] = Field(
+        default_factory=lambda: ["", "?", "NA", "N/A"],
+        description="Strings that mean 'missing' in any column (compared after stripping).",
+    )
+
+
+class TabularSource(_Strict):
+    kind: Literal["files"]
+    prefix: str | None = Field(None, description="Folder in the landing area; defaults to the pipeline name.")
+    patterns: list[str] = Field(default_factory=lambda: ["*.csv", "*.parquet"])
+    parsing: TabularParsing = Field(default_factory=TabularParsing)
+
+
+class TabularColumn(_Strict):
+    """One column of the table: its type and what values it may take."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    source: str | None = Field(None, description="Header in the file; defaults to `name`.")
+    type: Literal["numeric", "categorical", "boolean", "datetime"]
+    allowed: list[str] | None = Field(None, description="Categorical: the values it may take.")
+    mapping: dict[str, str] = Field(
+        default_factory=dict, description="Raw value → value, applied after stripping (e.g. `1` → `Male`)."
+    )
+    true_values: list[str] = Field(default_factory=lambda: ["true", "yes", "y", "1", "t"])
+    false_values: list[str] = Field(default_factory=lambda: ["false", "no", "n", "0", "f"])
+    format: str | None = Field(None, description="Datetime: strftime format; default: inferred.")
+    min: float | None = None
+    max: float | None = None
+    required: bool = Field(False, description="Prediction requests must give a value (not null).")
+
+    @property
+    def source_name(self) -> str:
+        return self.source or self.name
+
+    @model_validator(mode="after")
+    def _fits_its_type(self) -> TabularColumn:
+        if self.allowed is not None and self.type != "categorical":
+            raise ValueError("allowed values are for categorical columns")
+        if self.allowed is not None and len(set(self.allowed)) != len(self.allowed):
+            raise ValueError("allowed values repeat")
+        if (self.min is not None or self.max is not None) and self.type != "numeric":
+            raise ValueError("min and max are for numeric columns")
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class SearchSpace(_Strict):
+    """One hyper-parameter's range: integers or floats between `low` and `high`, or a list of choices."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind_of_range(self) -> SearchSpace:
+        if self.choices is None and (self.low is None or self.high is None or self.low >= self.high):
+            raise ValueError("give choices, or low < high")
+        return self
+
+
+class SearchSpec(_Strict):
+    """Hyper-parameter search within a budget (Optuna, TPE sampler seeded), scored on the calibration split."""
+
+    space: dict[str, SearchSpace] = Field(min_length=1)
+    trials: int = Field(20, ge=1, le=1000)
+    timeout_seconds: float | None = Field(None, gt=0)
+    seed: int = 0
+
+
+class TabularCandidate(_Strict):
+    name: str
+    algorithm: Literal[
+        "logistic_regression", "linear_regression", "ridge", "hist_gradient_boosting", "random_forest"
+    ]
+    params: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSpec | None = None
+
+
+class TabularPromotion(_Strict):
+    metric: Literal["log_loss", "brier", "mae", "rmse"]
+    min_improvement_over_baseline: float = Field(0.05, ge=0, lt=1, description="Relative, e.g. 0.05 = 5%.")
+    min_improvement_over_champion: float = Field(0.0, ge=-1, lt=1)
+
+
+class SliceSpec(_Strict):
+    """A slice of the rows metrics are also reported for: a column's values, or numeric bands of it."""
+
+    column: str
+    name: str | None = Field(None, description="Defaults to the column name.")
+    bins: list[float] | None = Field(
+        None, description="Numeric columns: band edges, e.g. [17, 30, 45, 65, 100]."
+    )
+
+    @property
+    def label(self) -> str:
+        return self.name or self.column
+
+
+class TabularTask(_Strict):
+    """One target predicted from the other columns: classes with conformal sets, or values with intervals."""
+
+    kind: Literal["classification", "regression"]
+    name: str
+    description: str = ""
+    target: str
+    exclude: list[str] = Field(default_factory=list, description="Columns not used as model inputs.")
+    candidates: list[TabularCandidate] = Field(min_length=1)
+    promotion: TabularPromotion
+    max_calibration_error: float = Field(
+        0.05, gt=0, lt=1, description="Classification: ECE limit on holdout."
+    )
+    level: float = Field(0.9, gt=0.5, lt=1, description="Coverage of prediction sets or intervals.")
+    coverage_tolerance: float = Field(0.05, gt=0, lt=0.5)
+    slices: list[SliceSpec] = Field(default_factory=list)
+    slice_tolerance: float = Field(0.1, gt=0, lt=1, description="Relative: a slice this much worse warns.")
+
+    @model_validator(mode="after")
+    def _metric_fits_the_task(self) -> TabularTask:
+        wanted = {"classification": {"log_loss", "brier"}, "regression": {"mae", "rmse"}}[self.kind]
+        if self.promotion.metric not in wanted:
+            raise ValueError(f"promotion.metric for {self.kind} is one of {sorted(wanted)}")
+        return self
+
+
+class TabularSplit(_Strict):
+    """train → calibration → holdout: by `time_column` when the spec has one, else stratified random."""
+
+    calibration_fraction: float = Field(0.2, gt=0, lt=0.5)
+    holdout_fraction: float = Field(0.2, gt=0, lt=0.5)
+    seed: int = 0
+
+
+class TabularSpec(_Strict):
+    kind: Literal["tabular"]
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    description: str
+    owner: str = "team:data-platform"
+    source: TabularSource
+    columns: list[TabularColumn] = Field(min_length=2)
+    time_column: str | None = Field(
+        None, description="A datetime column to split by (no leakage from the future)."
+    )
+    split: TabularSplit = Field(default_factory=TabularSplit)
+    min_rows: int = Field(200, ge=10, description="Fewer rows after cleaning fail the row_count check.")
+    tasks: list[TabularTask] = Field(min_length=1, max_length=1, description="One target per pipeline.")
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> TabularSpec:
+        names = [c.name for c in self.columns]
+        problems = [f"columns: '{n}' repeats" for n in sorted({n for n in names if names.count(n) > 1})]
+        known = set(names)
+        if self.time_column and (
+            self.time_column not in known or self.column(self.time_column).type != "datetime"
+        ):
+            problems.append(f"time_column: '{self.time_column}' is not a datetime column")
+        for task in self.tasks:
+            if task.target not in known:
+                problems.append(f"tasks.{task.name}.target: unknown column '{task.target}'")
+            elif task.kind == "classification" and self.column(task.target).type not in (
+                "categorical",
+                "boolean",
+            ):
+                problems.append(
+                    f"tasks.{task.name}.target: classification needs a categorical or boolean column"
+                )
+            elif task.kind == "regression" and self.column(task.target).type != "numeric":
+                problems.append(f"tasks.{task.name}.target: regression needs a numeric column")
+            for col in [*task.exclude, *(s.column for s in task.slices)]:
+                if col not in known:
+                    problems.append(f"tasks.{task.name}: unknown column '{col}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> TabularColumn:
+        return next(c for c in self.columns if c.name == name)
+
+    def task(self, name: str) -> TabularTask:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"pipeline '{self.name}' has no task '{name}'")
+
+    def input_columns(self, task: TabularTask) -> list[TabularColumn]:
+        """The model's inputs: every column but the target, the excluded ones and the time column."""
+        skip = {task.target, *task.exclude, *([self.time_column] if self.time_column else [])}
+        return [c for c in self.columns if c.name not in skip]
+
+
+AnySpec = PipelineSpec | TabularSpec
+
+
+def is_tabular(spec: AnySpec) -> bool:
+    return isinstance(spec, TabularSpec)
+
+
 def _format_location(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -240,28 +462,44 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def load_spec(path: str | Path) -> PipelineSpec:
+def parse_spec(text: str, where: str = "spec") -> AnySpec:
+    """Validate one spec's YAML text; every problem is reported as `where: field: message` (also in
+    `SpecError.errors`, one `{location, message}` each)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(
+            f"{where}: not valid YAML: {exc}", [{"location": "(yaml)", "message": str(exc)}]
+        ) from exc
+    if not isinstance(data, dict):
+        found = type(data).__name__
+        raise SpecError(
+            f"{where}: expected a mapping of fields at the top level, got {found}",
+            [{"location": "(top level)", "message": f"expected a mapping, got {found}"}],
+        )
+    try:
+        kind = TabularSpec if data.get("kind") == "tabular" else PipelineSpec
+        return kind.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"location": _format_location(err["loc"]), "message": err["msg"]} for err in exc.errors()]
+        lines = [f"{where}: {e['location']}: {e['message']}" for e in errors]
+        raise SpecError("invalid pipeline spec\n" + "\n".join(lines), errors) from None
+
+
+def load_spec(path: str | Path) -> AnySpec:
     """Read and validate one spec file; every problem is reported as `file: field: message`."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+        text = path.read_text()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from exc
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: expected a mapping of fields at the top level, got {type(data).__name__}")
-    try:
-        spec = PipelineSpec.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{path}: {_format_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise SpecError("invalid pipeline spec\n" + "\n".join(lines)) from None
+    spec = parse_spec(text, str(path))
     if spec.name != path.stem:
         raise SpecError(f"{path}: name: '{spec.name}' must match the file name '{path.stem}'")
     return spec
 
 
-def load_specs(directory: str | Path = SPECS_DIR) -> dict[str, PipelineSpec]:
+def load_specs(directory: str | Path = SPECS_DIR) -> dict[str, AnySpec]:
     """All specs in a folder, by pipeline name."""
     specs = [load_spec(p) for p in sorted(Path(directory).glob("*.yaml"))]
     return {s.name: s for s in specs}

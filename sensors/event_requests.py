@@ -20,7 +20,7 @@ from events.envelope import DatasetLanded, Envelope, InvalidEvent, TrainingReque
 from events.tags import LANDING_FILE_TAG, event_run_tags, partition_range_tags
 from pipelines.keys import PipelineKeys
 from pipelines.parsing import parse_source_file
-from pipelines.spec import FilesSource, PipelineSpec
+from pipelines.spec import AnySpec, PipelineSpec, TabularSpec
 from resources.object_store import ObjectStore
 
 # Reading a file to find its days happens inside a sensor tick; larger files must name their days.
@@ -49,15 +49,13 @@ def run_request_for(
 def landing_folders(specs: dict[str, PipelineSpec]) -> dict[str, str]:
     """Landing folder → pipeline, for the pipelines that read landing files."""
     return {
-        spec.source.prefix or spec.name: name
-        for name, spec in specs.items()
-        if isinstance(spec.source, FilesSource)
+        spec.source.prefix or spec.name: name for name, spec in specs.items() if spec.source.kind == "files"
     }
 
 
-def landing_file_name(spec: PipelineSpec, uri: str, landing: ObjectStore) -> str:
+def landing_file_name(spec: AnySpec, uri: str, landing: ObjectStore) -> str:
     """The file's name inside the pipeline's landing folder; the URI must point into that folder."""
-    assert isinstance(spec.source, FilesSource)
+    assert spec.source.kind == "files"
     folder = spec.source.prefix or spec.name
     expected = f"{str(landing.root()).rstrip('/')}/{folder}/"
     given = uri.removeprefix("file://")
@@ -98,9 +96,11 @@ def _covered_days(
 def _ingest_landed_file(
     envelope: Envelope, payload: DatasetLanded, spec: PipelineSpec, landing: ObjectStore
 ) -> dg.RunRequest:
-    if not isinstance(spec.source, FilesSource):
+    if spec.source.kind != "files":
         raise InvalidEvent(f"pipeline {spec.name!r} reads a simulator, not landing files")
     name = landing_file_name(spec, payload.uri, landing)
+    if isinstance(spec, TabularSpec):
+        return _refresh_table(envelope, spec, name, landing)
     first, last = _covered_days(spec, payload, name, landing)
     partitions = partitions_for(spec)
     newest = partitions.get_last_partition_key()
@@ -124,6 +124,18 @@ def _ingest_landed_file(
     )
 
 
+def _refresh_table(envelope: Envelope, spec: TabularSpec, name: str, landing: ObjectStore) -> dg.RunRequest:
+    """A tabular pipeline re-reads every landing file (the new one among them) and trains on the whole table."""
+    if not landing.path(spec.source.prefix or spec.name, name).exists():
+        raise InvalidEvent(f"landing file {name} does not exist")
+    return dg.RunRequest(
+        run_key=envelope.id,
+        job_name=PipelineKeys(spec).refresh_job,
+        run_config=IN_PROCESS,
+        tags={**event_run_tags(envelope), LANDING_FILE_TAG: name},
+    )
+
+
 def training_run_config(spec: PipelineSpec, payload: TrainingRequested) -> dict[str, Any]:
     """The model asset's run config, or InvalidEvent when the spec would reject it at run time."""
     # imported here, as in assets/models.py: scikit-learn stays out of every run worker's start
@@ -136,11 +148,11 @@ def training_run_config(spec: PipelineSpec, payload: TrainingRequested) -> dict[
             f"pipeline {spec.name!r} has no task {payload.task!r}; tasks: {[t.name for t in spec.tasks]}"
         ) from None
     try:
-        if requested_candidate(spec, task, payload.algorithm, payload.params) is None:
+        if requested_candidate(spec, task, payload.algorithm, payload.params, payload.search) is None:
             return {}
     except ValueError as exc:
         raise InvalidEvent(str(exc)) from None
-    return PipelineKeys(spec).model_config(task, payload.algorithm, payload.params)
+    return PipelineKeys(spec).model_config(task, payload.algorithm, payload.params, payload.search)
 
 
 def _retrain(envelope: Envelope, payload: TrainingRequested, spec: PipelineSpec) -> dg.RunRequest:

@@ -26,7 +26,8 @@ from events.bus import connect, declare_exchanges
 from events.envelope import InvalidEvent, ModelPromoted, parse_event
 from pipelines.keys import PipelineKeys
 from pipelines.models import ExceedanceModel, ForecastModel
-from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
+from pipelines.spec import AnySpec, ClassificationTask, RegressionTask, TabularTask
+from pipelines.tabular_models import TabularModel
 from resources.mlflow_registry import MlflowRegistry
 from resources.unavailable import ServiceUnavailable
 from serving.fast_trees import SMALL_BATCH, CompiledTrees, compile_pipelines
@@ -44,7 +45,7 @@ class Champion:
     kind: str  # regression | classification
     model_name: str
     version: str
-    model: ForecastModel | ExceedanceModel
+    model: ForecastModel | ExceedanceModel | TabularModel
     feature_columns: tuple[str, ...]
     outputs: tuple[str, ...]
     run_id: str
@@ -110,7 +111,11 @@ class Champion:
         return self
 
 
-def outputs_of(task: RegressionTask | ClassificationTask) -> tuple[str, ...]:
+def outputs_of(task: RegressionTask | ClassificationTask | TabularTask) -> tuple[str, ...]:
+    if isinstance(task, TabularTask):
+        if task.kind == "regression":
+            return ("prediction", "lower", "upper")
+        return ("label", "probability", "prediction_set", "probabilities")
     if isinstance(task, RegressionTask):
         return tuple(f"{t}{suffix}" for t in task.targets for suffix in ("", "_lower", "_upper"))
     return ("probability",)
@@ -126,9 +131,7 @@ class Health:
 
 
 class ChampionStore:
-    def __init__(
-        self, specs: dict[str, PipelineSpec], registry: MlflowRegistry, refresh_seconds: float
-    ) -> None:
+    def __init__(self, specs: dict[str, AnySpec], registry: MlflowRegistry, refresh_seconds: float) -> None:
         self.specs = specs
         self.registry = registry
         self.refresh_seconds = refresh_seconds
@@ -185,7 +188,9 @@ class ChampionStore:
         champion = Champion(
             pipeline=pipeline,
             task=task_name,
-            kind="regression" if isinstance(task, RegressionTask) else "classification",
+            kind="regression"
+            if isinstance(task, RegressionTask)
+            else getattr(task, "kind", "classification"),
             model_name=name,
             version=str(alias.version),
             model=model,
@@ -196,8 +201,12 @@ class ChampionStore:
             metrics={k: v for k, v in run.data.metrics.items() if k.startswith("holdout.")},
             tags=dict(alias.tags),
             loaded_at=dt.datetime.now(dt.UTC),
-        ).with_compiled_trees()
-        champion.predict(np.full((1, len(champion.feature_columns)), np.nan))  # warm up before it serves
+        )
+        if isinstance(model, TabularModel):  # raw rows through its own pipeline: nothing to compile
+            model.predict_frame(pd.DataFrame({c: [np.nan] for c in model.input_columns}))  # warm up
+        else:
+            champion = champion.with_compiled_trees()
+            champion.predict(np.full((1, len(champion.feature_columns)), np.nan))  # warm up before it serves
         self._champions = {**self._champions, (pipeline, task_name): champion}  # the atomic swap
         MODEL_LOAD_SECONDS.labels(pipeline, task_name).observe(time.perf_counter() - began)
         MODEL_LOADS.labels(pipeline, task_name, "swapped" if current else "loaded").inc()

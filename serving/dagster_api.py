@@ -70,6 +70,21 @@ query RunEvents($runId: ID!, $after: String) {
   }
 }
 """
+RELOAD = """
+mutation Reload($name: String!) {
+  reloadRepositoryLocation(repositoryLocationName: $name) {
+    __typename
+    ... on WorkspaceLocationEntry {
+      locationOrLoadError { __typename ... on PythonError { message } }
+    }
+    ... on ReloadNotSupported { message }
+    ... on RepositoryLocationNotFound { message }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+CODE_LOCATION = "mlops_platform"  # workspace.yaml's location_name
 STATUS = {
     "SUCCEEDED": "passed",
     "IN_PROGRESS": "in progress",
@@ -90,9 +105,14 @@ class DagsterClient:
         self.url = url.rstrip("/")
         self._failures: dict[str, str | None] = {}  # a finished run's failure never changes
 
-    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def query(
+        self, query: str, variables: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        extra = {"timeout": timeout} if timeout is not None else {}
         try:
-            reply = await self.http.post("/graphql", json={"query": query, "variables": variables or {}})
+            reply = await self.http.post(
+                "/graphql", json={"query": query, "variables": variables or {}}, **extra
+            )
             reply.raise_for_status()
             body = reply.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -109,6 +129,14 @@ class DagsterClient:
 
     def asset_url(self, path: Iterable[str]) -> str:
         return f"{self.url}/assets/{'/'.join(path)}"
+
+    async def reload_code_location(self, name: str = CODE_LOCATION) -> None:
+        """Reload the code location (it re-reads every spec); DagsterUnavailable says why it did not."""
+        # Reloading imports the code location again (every spec, scikit-learn, …): not a 5 s question.
+        found = (await self.query(RELOAD, {"name": name}, timeout=120))["reloadRepositoryLocation"]
+        problem = found.get("message") or (found.get("locationOrLoadError") or {}).get("message")
+        if found["__typename"] != "WorkspaceLocationEntry" or problem:
+            raise DagsterUnavailable(f"Dagster did not reload {name}: {problem or found['__typename']}")
 
     async def checks(self, pipeline: str) -> list[CheckResult]:
         """The latest result of every check on the pipeline's assets (its Dagster asset group)."""

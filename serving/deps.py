@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
+from pipelines.spec import AnySpec, ClassificationTask, PipelineSpec, RegressionTask, TabularSpec, TabularTask
 from serving.auth import Caller, require
 from serving.champions import Champion
 from serving.platform import Platform
@@ -33,17 +33,26 @@ async def json_body(request: Request) -> None:
 JsonBody = Depends(json_body)
 
 
-async def get_spec(pipeline: PipelineName, platform: PlatformDep) -> PipelineSpec:
+async def get_spec(pipeline: PipelineName, platform: PlatformDep) -> AnySpec:
     spec = platform.specs.get(pipeline)
     if spec is None:
         raise Problem(404, f"no pipeline '{pipeline}'; pipelines: {', '.join(sorted(platform.specs))}")
     return spec
 
 
-SpecDep = Annotated[PipelineSpec, Depends(get_spec)]
+async def get_series_spec(pipeline: PipelineName, platform: PlatformDep) -> PipelineSpec:
+    """A time-series pipeline (stations, hours, forecasts); 409 for a tabular one."""
+    spec = await get_spec(pipeline, platform)
+    if isinstance(spec, TabularSpec):
+        raise Problem(409, f"pipeline '{pipeline}' is tabular: it has no stations, hours or forecasts")
+    return spec
 
 
-def resolve_task(spec: PipelineSpec, name: str | None) -> RegressionTask | ClassificationTask:
+SpecDep = Annotated[AnySpec, Depends(get_spec)]
+SeriesSpecDep = Annotated[PipelineSpec, Depends(get_series_spec)]
+
+
+def resolve_task(spec: AnySpec, name: str | None) -> RegressionTask | ClassificationTask | TabularTask:
     if name is None:
         return spec.tasks[0]
     try:
@@ -55,7 +64,7 @@ def resolve_task(spec: PipelineSpec, name: str | None) -> RegressionTask | Class
         ) from None
 
 
-def champion_or_503(platform: Platform, spec: PipelineSpec, task: str) -> Champion:
+def champion_or_503(platform: Platform, spec: AnySpec, task: str) -> Champion:
     champion = platform.champions.get(spec.name, task)
     if champion is None:
         reason = platform.champions.health.load_errors.get(f"{spec.name}.{task}") or (

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from pipelines.spec import SPECS_DIR, load_specs
+from pipelines.spec import SPECS_DIR, AnySpec, TabularSpec, load_specs
 from resources.settings import get_settings
 from serving import problems
 from serving.config import ServingSettings, get_serving_settings
@@ -25,11 +25,13 @@ from serving.routes import (
     predict,
     preview,
     quality,
+    registry,
     specs,
     stations,
     tasks,
     versions,
 )
+from serving.tabular_rows import rows_schema
 
 DESCRIPTION = """
 Predictions and forecasts from the models the MLflow registry names `champion`, uploads and retraining
@@ -41,17 +43,38 @@ Every response carries `X-Request-ID` and `X-Trace-ID`.
 """
 
 
+def add_table_schemas(schema: dict, specs: dict[str, AnySpec]) -> None:
+    """Each tabular pipeline's predict body, generated from its spec, as a component the predict route
+    accepts besides the feature rows of the time-series pipelines."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    refs = []
+    for spec in specs.values():
+        if isinstance(spec, TabularSpec):
+            for task in spec.tasks:
+                name = f"{spec.name}.{task.name}.PredictRequest"
+                components[name] = rows_schema(spec, task)
+                refs.append({"$ref": f"#/components/schemas/{name}"})
+    operation = schema.get("paths", {}).get("/v1/pipelines/{pipeline}/predict", {}).get("post")
+    if refs and operation:
+        content = operation["requestBody"]["content"]["application/json"]
+        content["schema"] = {"anyOf": [content["schema"], *refs]}
+
+
 class PlatformAPI(FastAPI):
     """FastAPI with the request context outermost, so ids, logs and metrics also cover the answers of
     FastAPI's own outer layers (body limit, server errors)."""
 
     pipelines: list[str] = []
+    specs: dict[str, AnySpec] = {}
 
     def build_middleware_stack(self):
         return RequestContext(super().build_middleware_stack())
 
     def openapi(self) -> dict:
         """The generated document, with the `pipeline` path parameter listing the pipelines served."""
+        platform = getattr(self.state, "platform", None)
+        if platform is not None and sorted(platform.specs) != self.pipelines:  # a spec was registered
+            self.specs, self.pipelines, self.openapi_schema = platform.specs, sorted(platform.specs), None
         if self.openapi_schema is None:
             schema = super().openapi()
             for operations in schema.get("paths", {}).values():
@@ -59,6 +82,7 @@ class PlatformAPI(FastAPI):
                     for parameter in operation.get("parameters", []):
                         if parameter.get("name") == "pipeline" and parameter.get("in") == "path":
                             parameter["schema"]["enum"] = self.pipelines
+            add_table_schemas(schema, self.specs)
         return self.openapi_schema
 
 
@@ -90,9 +114,10 @@ def create_app(serving: ServingSettings | None = None) -> FastAPI:
         max_body_size=serving.max_body_bytes,
         root_path=serving.root_path,
     )
-    app.pipelines = sorted(load_specs(get_settings().specs_dir or SPECS_DIR))
+    app.specs = load_specs(get_settings().specs_dir or SPECS_DIR)
+    app.pipelines = sorted(app.specs)
     problems.install(app)
     routes = [health, pipelines, specs, predict, forecast, paths, stations, quality, versions, preview]
-    for module in [*routes, datasets, tasks, feedback, keys]:
+    for module in [*routes, datasets, tasks, feedback, keys, registry]:
         app.include_router(module.router)
     return app

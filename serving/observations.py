@@ -19,7 +19,7 @@ import pandas as pd
 from pipelines.features import current_value_column, target_columns
 from pipelines.keys import AssetPath, PipelineKeys
 from pipelines.quality import missing_share_by_day
-from pipelines.spec import PipelineSpec
+from pipelines.spec import AnySpec, PipelineSpec, is_tabular
 from resources.lake_store import LATEST, Lake
 from serving.problems import Problem
 from serving.read_models import ColumnInfo, MissingShare, StationHistory, Stations, StationSummary
@@ -66,11 +66,11 @@ class Observations:
         self._pointers[key] = (now, value)
         return value
 
-    def data_versions(self, spec: PipelineSpec) -> dict[str, str]:
+    def data_versions(self, spec: AnySpec) -> dict[str, str]:
         """Content hashes of the assets the read routes serve (features, each task's output)."""
         keys = PipelineKeys(spec)
         found = {}
-        for asset in [keys.features, *keys.outputs]:
+        for asset in [keys.training_set] if is_tabular(spec) else [keys.features, *keys.outputs]:
             try:
                 found[asset[-1]] = self.pointer(asset)
             except Exception:  # noqa: BLE001 - the lake is away: no version to report, not an error here

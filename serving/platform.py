@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import httpx
 
 from events.envelope import make_event
-from pipelines.spec import SPECS_DIR, PipelineSpec, load_specs
+from pipelines.spec import SPECS_DIR, AnySpec
 from resources.clients import clients_from_settings
 from resources.events import EventBus, RabbitEventBus
 from resources.lake_store import Lake
 from resources.mlflow_registry import MlflowRegistry
 from resources.object_store import ObjectStore
 from resources.settings import PlatformSettings
+from resources.spec_registry import LoadedSpecs, load_all_specs
 from resources.unavailable import ServiceUnavailable
 from serving.auth import KeyRing
 from serving.batching import MicroBatcher
@@ -37,7 +38,7 @@ SOURCE = "mlops-platform/api"  # the publisher named in the events the API sends
 class Platform:
     settings: PlatformSettings
     serving: ServingSettings
-    specs: dict[str, PipelineSpec]
+    specs: dict[str, AnySpec]
     registry: MlflowRegistry
     lake_views: LakeViews
     landing: ObjectStore
@@ -51,12 +52,15 @@ class Platform:
     dagster_api: DagsterClient
     observations: Observations
     versions: VersionCatalog
+    broken_specs: dict[str, str]
     _background: asyncio.Task | None = None
+    _watching: asyncio.Task | None = None
 
     @classmethod
     def build(cls, settings: PlatformSettings, serving: ServingSettings) -> Platform:
         clients = clients_from_settings(settings, source=SOURCE)
-        specs = load_specs(settings.specs_dir or SPECS_DIR)
+        loaded = load_all_specs(settings.specs_dir or SPECS_DIR, clients.landing)
+        specs = loaded.specs
         champions = ChampionStore(specs, clients.registry, serving.refresh_seconds)
         events = clients.events
         listener = (
@@ -83,7 +87,30 @@ class Platform:
             dagster_api=DagsterClient(dagster, serving.dagster_url),
             observations=Observations(lake),
             versions=VersionCatalog(clients.registry),
+            broken_specs=loaded.broken,
         )
+
+    def reload_specs(self) -> LoadedSpecs:
+        """Re-read the built-in and registered specs; new pipelines are served, removed ones no longer
+        (their data and models stay). One assignment each, so a request sees the old set or the new."""
+        loaded = load_all_specs(self.settings.specs_dir or SPECS_DIR, self.landing)
+        added = set(loaded.specs) - set(self.specs)
+        self.specs = loaded.specs
+        self.champions.specs = loaded.specs
+        self.broken_specs = loaded.broken
+        for name in added:
+            for task in loaded.specs[name].tasks:
+                self.champions.wake((name, task.name))
+        return loaded
+
+    async def _watch_specs(self) -> None:
+        """Every refresh interval: specs registered through another worker or instance are picked up."""
+        while True:
+            await asyncio.sleep(self.serving.refresh_seconds)
+            try:
+                await asyncio.to_thread(self.reload_specs)
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("re-reading the pipeline specs failed")
 
     def publish_feedback(self, row: dict) -> bool:
         """Announce one stored feedback row as `feedback.recorded` (its id fixed, so a re-send is the same
@@ -119,12 +146,14 @@ class Platform:
         )
         self.champions.start()
         self._background = asyncio.get_running_loop().create_task(self._resend_feedback())
+        self._watching = asyncio.get_running_loop().create_task(self._watch_specs())
         if self.listener is not None:
             self.listener.start()
 
     async def stop(self) -> None:
-        if self._background is not None:
-            self._background.cancel()
+        for task in (self._background, self._watching):
+            if task is not None:
+                task.cancel()
         await self.batcher.close()
         if self.listener is not None:
             await asyncio.to_thread(self.listener.stop)

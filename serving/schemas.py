@@ -104,6 +104,7 @@ class PipelineModels(BaseModel):
 class PipelineSummary(BaseModel):
     name: str
     description: str
+    kind: Literal["timeseries", "tabular"] = "timeseries"
     source: str
     accepts_uploads: bool
     tasks: list[TaskModel]
@@ -122,10 +123,15 @@ class TrainingRequest(_Body):
             ]
         },
     )
-    task: str = "forecast"
+    task: str | None = Field(None, description="The pipeline's task; default: its first (e.g. `forecast`).")
     algorithm: str | None = Field(None, description="One of the task's candidate algorithms in the spec.")
     params: dict[str, Any] = Field(
         default_factory=dict, description="Its hyper-parameters (merged over the spec's)."
+    )
+    search: dict[str, Any] | None = Field(
+        None,
+        description="Tabular tasks: search these hyper-parameters within a budget, e.g. "
+        '`{"space": {"C": {"low": 0.01, "high": 10, "log": true}}, "trials": 20, "seed": 0}`.',
     )
 
 
@@ -166,7 +172,9 @@ class FeedbackRequest(_Body):
         "needed when the model has several.",
         max_length=128,
     )
-    observed: Number
+    observed: Number | Annotated[str, Field(max_length=256)] = Field(
+        description="The observed value; for a tabular classifier, the observed class label."
+    )
 
 
 class FeedbackAccepted(BaseModel):

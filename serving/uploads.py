@@ -12,7 +12,8 @@ from pathlib import PurePosixPath
 import pandas as pd
 
 from pipelines.parsing import parse_source_file
-from pipelines.spec import FilesSource, PipelineSpec
+from pipelines.spec import AnySpec, FilesSource, TabularSpec
+from pipelines.tabular_parsing import read_table, type_table
 from serving.problems import Problem
 
 PARQUET_MAGIC = b"PAR1"
@@ -24,8 +25,8 @@ class CheckedUpload:
     object_name: str
     kind: str  # csv | parquet
     rows: int
-    start: dt.date
-    end: dt.date
+    start: dt.date | None  # None for a table without a time column
+    end: dt.date | None
     stations: list[str]
     readings: pd.DataFrame = field(repr=False)  # as the spec reads the file
 
@@ -53,7 +54,33 @@ def safe_object_name(original: str | None, kind: str) -> str:
     return f"{stamp}-{uuid.uuid4().hex[:8]}-{stem or 'upload'}.{kind}"
 
 
-def check_upload(content: bytes, filename: str | None, spec: PipelineSpec) -> CheckedUpload:
+def check_table(content: bytes, name: str, kind: str, spec: TabularSpec) -> CheckedUpload:
+    """A tabular upload: read and typed by the spec; it must hold rows with a target value."""
+    target = spec.tasks[0].target
+    try:
+        rows = type_table(read_table(content, name, spec), spec, target).frame
+    except (ValueError, KeyError) as exc:
+        raise Problem(422, f"{spec.name}'s spec cannot read this file: {exc}") from None
+    if rows[target].notna().sum() == 0:
+        raise Problem(422, f"the file has no rows with a usable '{target}' value")
+    times = rows[spec.time_column].dropna() if spec.time_column else pd.Series(dtype="datetime64[ns]")
+    return CheckedUpload(
+        object_name=name,
+        kind=kind,
+        rows=len(rows),
+        start=times.min().date() if len(times) else None,
+        end=times.max().date() if len(times) else None,
+        stations=[],
+        readings=rows,
+    )
+
+
+def check_upload(content: bytes, filename: str | None, spec: AnySpec) -> CheckedUpload:
+    if isinstance(spec, TabularSpec):
+        if not content:
+            raise Problem(422, "the file is empty")
+        kind = sniff(content, spec.source.parsing.encoding)
+        return check_table(content, safe_object_name(filename, kind), kind, spec)
     if not isinstance(spec.source, FilesSource):
         raise Problem(
             409, f"pipeline '{spec.name}' reads from its {spec.source.kind}; it does not take uploaded files"

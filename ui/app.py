@@ -21,6 +21,7 @@ navigation = st.navigation(
         st.Page(VIEWS / "models.py", title="Models", icon=":material/leaderboard:"),
         st.Page(VIEWS / "data.py", title="Data quality", icon=":material/table_chart:"),
         st.Page(VIEWS / "upload.py", title="Upload & retrain", icon=":material/upload_file:"),
+        st.Page(VIEWS / "table.py", title="Table", icon=":material/table_rows:"),
         st.Page(VIEWS / "feedback.py", title="Feedback", icon=":material/rate_review:"),
     ]
 )

@@ -5,12 +5,12 @@ failure is an `ApiError` carrying the API's problem details and one sentence on 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
-from pipelines.spec import PipelineSpec
+from pipelines.spec import PipelineSpec, TabularSpec
 from serving.read_models import (
     DataQuality,
     ExceedanceRisk,
@@ -27,6 +27,7 @@ from serving.schemas import Accepted, FeedbackAccepted, PipelineSummary, TaskSta
 
 M = TypeVar("M", bound=BaseModel)
 PIPELINES = TypeAdapter(list[PipelineSummary])
+SPEC = TypeAdapter(Annotated[PipelineSpec | TabularSpec, Field(discriminator="kind")])
 
 
 class ApiError(Exception):
@@ -115,8 +116,8 @@ class ApiClient:
     def pipelines(self) -> list[PipelineSummary]:
         return PIPELINES.validate_json(self._send("GET", "/v1/pipelines").content)
 
-    def spec(self, pipeline: str) -> PipelineSpec:
-        return self._get(f"/v1/pipelines/{pipeline}/spec", PipelineSpec)
+    def spec(self, pipeline: str) -> PipelineSpec | TabularSpec:
+        return SPEC.validate_json(self._send("GET", f"/v1/pipelines/{pipeline}/spec").content)
 
     def stations(self, pipeline: str) -> Stations:
         return self._get(f"/v1/pipelines/{pipeline}/stations", Stations)
@@ -179,6 +180,16 @@ class ApiClient:
         )
         return RollbackResult.model_validate_json(response.content)
 
-    def feedback(self, prediction_id: str, observed: float, target: str | None = None) -> FeedbackAccepted:
+    def predict_rows(
+        self, pipeline: str, rows: list[dict[str, Any]], task: str | None = None
+    ) -> dict[str, Any]:
+        """A tabular pipeline's predictions for raw rows (label, probability, prediction set, …)."""
+        return self._send(
+            "POST", f"/v1/pipelines/{pipeline}/predict", json={"task": task, "rows": rows}
+        ).json()
+
+    def feedback(
+        self, prediction_id: str, observed: float | str, target: str | None = None
+    ) -> FeedbackAccepted:
         body = {"prediction_id": prediction_id, "observed": observed, "target": target}
         return FeedbackAccepted.model_validate_json(self._send("POST", "/v1/feedback", json=body).content)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import altair as alt
 import streamlit as st
 
-from pipelines.spec import PipelineSpec
+from pipelines.spec import PipelineSpec, TabularSpec
 from serving.read_models import (
     ExceedanceRisk,
     ForecastPaths,
@@ -68,9 +68,10 @@ def is_admin() -> bool:
         return False
 
 
-def pipelines() -> list[PipelineSummary]:
-    """Pipelines, champions and data versions: asked on every run, it is what the caches are keyed on."""
-    return api().pipelines()
+def pipelines(kind: str | None = None) -> list[PipelineSummary]:
+    """Pipelines (of one kind: `timeseries`, `tabular`), champions and data versions: asked on every run,
+    it is what the caches are keyed on."""
+    return [s for s in api().pipelines() if kind is None or s.kind == kind]
 
 
 def champion(summary: PipelineSummary, task: str) -> str | None:
@@ -78,7 +79,7 @@ def champion(summary: PipelineSummary, task: str) -> str | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def spec(_client: ApiClient, url: str, pipeline: str) -> PipelineSpec:
+def spec(_client: ApiClient, url: str, pipeline: str) -> PipelineSpec | TabularSpec:
     return _client.spec(pipeline)
 
 

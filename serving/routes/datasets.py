@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 
 from events.envelope import DatasetLanded, Envelope, TrainingRequested
 from pipelines.models import requested_candidate
-from pipelines.spec import FilesSource, PipelineSpec
+from pipelines.spec import AnySpec
 from resources.unavailable import ServiceUnavailable
 from serving.auth import Caller
 from serving.config import get_serving_settings
@@ -31,7 +31,7 @@ ACCEPTED = {
 
 
 async def announce(
-    platform: Platform, request: Request, caller: Caller, spec: PipelineSpec, kind: str, payload, detail: dict
+    platform: Platform, request: Request, caller: Caller, spec: AnySpec, kind: str, payload, detail: dict
 ) -> Accepted:
     """Publish the event (confirmed by the broker) and remember the task; 503 if the broker is away."""
     trace_id = request.scope["state"].get("trace_id")
@@ -74,7 +74,6 @@ async def upload_dataset(
 ) -> Accepted:
     content = await file.read()
     checked = await asyncio.to_thread(check_upload, content, file.filename, spec)
-    assert isinstance(spec.source, FilesSource)
     target = platform.landing.path(spec.source.prefix or spec.name, checked.object_name)
     try:
         await asyncio.to_thread(_write, target, content)
@@ -89,8 +88,8 @@ async def upload_dataset(
         "original_name": file.filename,
         "kind": checked.kind,
         "rows": checked.rows,
-        "start": checked.start.isoformat(),
-        "end": checked.end.isoformat(),
+        "start": checked.start.isoformat() if checked.start else None,
+        "end": checked.end.isoformat() if checked.end else None,
         "stations": checked.stations,
     }
     try:
@@ -117,11 +116,11 @@ async def request_training(
 ) -> Accepted:
     task = resolve_task(spec, body.task)
     try:
-        requested_candidate(spec, task, body.algorithm, body.params)
+        requested_candidate(spec, task, body.algorithm, body.params, body.search)
     except ValueError as exc:
         raise Problem(422, str(exc)) from None
     payload = TrainingRequested(
-        pipeline=spec.name, task=task.name, algorithm=body.algorithm, params=body.params
+        pipeline=spec.name, task=task.name, algorithm=body.algorithm, params=body.params, search=body.search
     )
     return await announce(
         platform, request, caller, spec, "training.requested", payload, payload.model_dump(mode="json")

@@ -9,11 +9,37 @@ import uuid
 
 from fastapi import APIRouter, Request
 
+from pipelines.spec import TabularSpec
+from pipelines.tabular_parsing import normal_label
 from serving.deps import JsonBody, PlatformDep, Predictor
+from serving.platform import Platform
 from serving.problems import Problem
 from serving.schemas import FeedbackAccepted, FeedbackRequest
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
+
+
+def observed_value(platform: Platform, record: dict, target: str, observed: float | str) -> float:
+    """The observation as a number: a tabular classifier's class label becomes its class index (what the
+    prediction log holds); any other output takes numbers only."""
+    spec = platform.specs.get(record["pipeline"])
+    task = spec.task(record["task"]) if isinstance(spec, TabularSpec) else None
+    if task is None or task.kind != "classification" or target != task.target:
+        if isinstance(observed, str):
+            raise Problem(422, f"observed for '{target}' is a number")
+        return float(observed)
+    champion = platform.champions.get(spec.name, task.name)
+    classes = champion.model.classes if champion is not None else list(spec.column(task.target).allowed or [])
+    if isinstance(observed, str):
+        label = normal_label(observed)
+        if label not in classes:
+            raise Problem(
+                422, f"observed: '{observed}' is not a class of {task.target}; classes: {', '.join(classes)}"
+            )
+        return float(classes.index(label))
+    if observed not in range(len(classes)):
+        raise Problem(422, f"observed: give the class label (one of {', '.join(classes)})")
+    return float(observed)
 
 
 @router.post(
@@ -42,7 +68,8 @@ async def record_feedback(
         raise Problem(
             422, f"target '{target}' is not an output of this prediction; outputs: {', '.join(points)}"
         )
-    if target == "probability" and body.observed not in (0.0, 1.0):
+    observed = observed_value(platform, record, target, body.observed)
+    if target == "probability" and observed not in (0.0, 1.0):
         raise Problem(422, "for an exceedance probability, observed is 1 (exceeded) or 0 (not exceeded)")
     stored = await asyncio.to_thread(
         platform.store.record_feedback,
@@ -52,7 +79,7 @@ async def record_feedback(
             "pipeline": record["pipeline"],
             "model_version": record["version"],
             "predicted": outputs[target][row],
-            "observed": body.observed,
+            "observed": observed,
             "event_id": str(uuid.uuid4()),
             "trace_id": request.scope["state"].get("trace_id"),
         },
@@ -61,7 +88,7 @@ async def record_feedback(
     return FeedbackAccepted(
         prediction_id=body.prediction_id,
         target=target,
-        observed=body.observed,
+        observed=observed,
         predicted=stored["predicted"],
         model_version=stored["model_version"],
         event_id=stored["event_id"],

@@ -10,7 +10,7 @@ import pandas as pd
 from fastapi import APIRouter, Query
 
 from pipelines.spec import RegressionTask
-from serving.deps import PlatformDep, Predictor, SpecDep, champion_or_503, resolve_task
+from serving.deps import PlatformDep, Predictor, SeriesSpecDep, champion_or_503, resolve_task
 from serving.forecasts import forecast_at
 from serving.problems import Problem
 from serving.schemas import ForecastResponse
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/pipelines", tags=["forecasts"])
     },
 )
 async def forecast(
-    spec: SpecDep,
+    spec: SeriesSpecDep,
     platform: PlatformDep,
     caller: Predictor,
     station: Annotated[str, Query(max_length=128, description="Station id, e.g. `site_1`.")],

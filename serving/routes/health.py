@@ -69,6 +69,10 @@ async def readyz(platform: PlatformDep, response: Response) -> dict:
     db_error = await asyncio.to_thread(_database_reachable, platform)
     if db_error:
         degraded["database"] = db_error
+    if platform.broken_specs:
+        degraded["specs"] = "skipped broken pipeline specs: " + "; ".join(
+            f"{where}: {why.splitlines()[-1]}" for where, why in platform.broken_specs.items()
+        )
     if platform.keys.error:
         degraded["api_keys"] = f"{platform.keys.error}; the last good keys stay in force"
     ready = bool(champions)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
 from serving.champions import Champion
-from serving.deps import PlatformDep, Predictor, SpecDep, champion_or_503, resolve_task
+from serving.deps import PlatformDep, Predictor, SeriesSpecDep, champion_or_503, resolve_task
 from serving.forecast_paths import chosen_stations, exceedance_risk, forecast_paths
 from serving.platform import Platform
 from serving.problems import Problem
@@ -88,7 +88,7 @@ def _finite(value: float) -> float | None:
     responses=RESPONSES,
 )
 async def forecasts(
-    spec: SpecDep,
+    spec: SeriesSpecDep,
     platform: PlatformDep,
     caller: Predictor,
     request: Request,
@@ -136,7 +136,7 @@ async def forecasts(
     responses=RESPONSES,
 )
 async def exceedance(
-    spec: SpecDep,
+    spec: SeriesSpecDep,
     platform: PlatformDep,
     caller: Predictor,
     request: Request,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from events.tags import CODE_VERSION_TAG, DATA_VERSION_PREFIX, PROMOTED_AT_TAG
 from pipelines.keys import PipelineKeys
-from pipelines.spec import FilesSource, PipelineSpec
+from pipelines.spec import AnySpec
 from serving.deps import PlatformDep, Predictor, SpecDep
 from serving.platform import Platform
 from serving.schemas import PipelineModels, PipelineSummary, TaskModel
@@ -16,7 +16,7 @@ from serving.schemas import PipelineModels, PipelineSummary, TaskModel
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
 
 
-def task_models(platform: Platform, spec: PipelineSpec) -> list[TaskModel]:
+def task_models(platform: Platform, spec: AnySpec) -> list[TaskModel]:
     out = []
     for task in spec.tasks:
         champion = platform.champions.get(spec.name, task.name)
@@ -58,8 +58,9 @@ async def list_pipelines(platform: PlatformDep, caller: Predictor) -> list[Pipel
             PipelineSummary(
                 name=spec.name,
                 description=spec.description,
+                kind=spec.kind,
                 source=spec.source.kind,
-                accepts_uploads=isinstance(spec.source, FilesSource),
+                accepts_uploads=spec.source.kind == "files",
                 tasks=task_models(platform, spec),
                 data_versions=platform.observations.data_versions(spec),
             )

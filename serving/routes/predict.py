@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import os
@@ -16,13 +17,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from pipelines.spec import RegressionTask
+from pipelines.spec import RegressionTask, TabularSpec
 from serving.batching import NoChampion
 from serving.deps import JsonBody, PlatformDep, Predictor, SpecDep, champion_or_503, resolve_task
 from serving.observability import PREDICTIONS, SERVED_BY
 from serving.problems import Problem, unavailable
 from serving.schemas import PredictRequest, PredictResponse
 from serving.store import PredictionRecord
+from serving.tabular_rows import logged_outputs, predict_rows, validate_rows
 
 router = APIRouter(prefix="/v1/pipelines", tags=["predictions"])
 
@@ -158,6 +160,8 @@ def new_prediction_id() -> str:
 )
 async def predict(spec: SpecDep, platform: PlatformDep, caller: Predictor, request: Request) -> Response:
     raw = await request.body()
+    if isinstance(spec, TabularSpec):
+        return await predict_table(spec, platform, request, raw)
     fast = fast_matrix(
         raw, lambda name: champion_or_503(platform, spec, resolve_task(spec, name).name).feature_columns
     )
@@ -197,5 +201,43 @@ async def predict(spec: SpecDep, platform: PlatformDep, caller: Predictor, reque
         "prediction_id": prediction_id,
         "interval_level": task.interval_level if isinstance(task, RegressionTask) else None,
         "predictions": predictions,
+    }
+    return Response(_ENCODER.encode(body_out), media_type="application/json")
+
+
+class _TableBody(msgspec.Struct, forbid_unknown_fields=True):
+    rows: list[dict] | None = None
+    task: str | None = None
+
+
+async def predict_table(spec: TabularSpec, platform: PlatformDep, request: Request, raw: bytes) -> Response:
+    """Raw rows of a tabular pipeline: validated against its spec, predicted by the champion's pipeline."""
+    try:
+        body = msgspec.json.decode(raw, type=_TableBody)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Problem(422, f"body: {exc}") from None
+    task = resolve_task(spec, body.task)
+    rows = body.rows or []
+    if len(rows) > platform.serving.max_rows:
+        raise Problem(413, f"{len(rows)} rows in one request; the limit is {platform.serving.max_rows}")
+    frame = validate_rows(spec, task, rows)
+    champion = champion_or_503(platform, spec, task.name)
+    predictions = await asyncio.to_thread(predict_rows, champion.model, frame)
+    prediction_id = new_prediction_id()
+    PREDICTIONS.labels(spec.name, task.name, champion.version).inc(len(rows))
+    platform.store.log_prediction(
+        PredictionRecord(
+            prediction_id, spec.name, task.name, champion.model_name, champion.version,
+            logged_outputs(champion.model, task, predictions), request.scope["state"].get("trace_id", ""),
+        )
+    )  # fmt: skip
+    body_out = {
+        "pipeline": spec.name,
+        "task": task.name,
+        "model": champion.model_name,
+        "model_version": champion.version,
+        "prediction_id": prediction_id,
+        "level": task.level,
+        "predictions": [{"prediction_id": f"{prediction_id}.{i}", **p} for i, p in enumerate(predictions)],
     }
     return Response(_ENCODER.encode(body_out), media_type="application/json")

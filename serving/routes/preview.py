@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 
 from serving.config import get_serving_settings
-from serving.deps import PlatformDep, Predictor, SpecDep
+from serving.deps import PlatformDep, Predictor, SeriesSpecDep
 from serving.read_models import UploadPreview
 from serving.upload_preview import preview_upload
 
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/pipelines", tags=["datasets and training"])
     max_body_size=get_serving_settings().max_upload_bytes,
 )
 async def preview_dataset(
-    spec: SpecDep,
+    spec: SeriesSpecDep,
     platform: PlatformDep,
     caller: Predictor,
     file: Annotated[UploadFile, File(description="CSV in the spec's declared format, or Parquet.")],

@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import APIRouter, Query
 
 from serving.dagster_api import DagsterUnavailable
-from serving.deps import PlatformDep, Predictor, SpecDep
+from serving.deps import PlatformDep, Predictor, SeriesSpecDep, SpecDep
 from serving.observations import MAX_QUALITY_DAYS, utc
 from serving.problems import Problem, unavailable
 from serving.read_models import DataQuality, PipelineRuns
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/pipelines", tags=["data quality"])
     },
 )
 async def quality(
-    spec: SpecDep,
+    spec: SeriesSpecDep,
     platform: PlatformDep,
     caller: Predictor,
     start: Annotated[dt.date | None, Query(description="First day (UTC).")] = None,
@@ -42,7 +42,10 @@ async def quality(
     except Problem:  # no data yet: the checks may well say why
         latest = None
     last = end or (latest.date() if latest else dt.datetime.now(dt.UTC).date())
-    first = start or last - dt.timedelta(days=13)
+    try:
+        first = start or last - dt.timedelta(days=13)
+    except OverflowError:  # an end in the first days of year 1
+        raise Problem(422, f"the range cannot be used: no 14 days end on {last}") from None
     if first > last:
         raise Problem(422, f"start {first} is after end {last}")
     if (last - first).days >= MAX_QUALITY_DAYS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pipelines.spec import PipelineSpec
+from pipelines.spec import PipelineSpec, TabularSpec
 from serving.deps import Predictor, SpecDep
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
@@ -16,5 +16,5 @@ router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
     summary="The pipeline's spec: source and parsing, columns, features, tasks and their candidates",
     responses={404: {"description": "No such pipeline"}},
 )
-async def pipeline_spec(spec: SpecDep, caller: Predictor) -> PipelineSpec:
+async def pipeline_spec(spec: SpecDep, caller: Predictor) -> PipelineSpec | TabularSpec:
     return spec

@@ -9,7 +9,7 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, Query
 
-from serving.deps import PlatformDep, Predictor, SpecDep
+from serving.deps import PlatformDep, Predictor, SeriesSpecDep
 from serving.observations import MAX_HISTORY_DAYS, utc
 from serving.problems import Problem
 from serving.read_models import StationHistory, Stations
@@ -47,7 +47,7 @@ def time_range(
     summary="The pipeline's stations and the latest hour observed at each (data freshness)",
     responses=NOT_FOUND,
 )
-async def stations(spec: SpecDep, platform: PlatformDep, caller: Predictor) -> Stations:
+async def stations(spec: SeriesSpecDep, platform: PlatformDep, caller: Predictor) -> Stations:
     return await asyncio.to_thread(platform.observations.stations, spec)
 
 
@@ -59,7 +59,7 @@ async def stations(spec: SpecDep, platform: PlatformDep, caller: Predictor) -> S
     responses={**NOT_FOUND, 422: {"description": "A reversed, too long or unusable time range"}},
 )
 async def history(
-    spec: SpecDep,
+    spec: SeriesSpecDep,
     platform: PlatformDep,
     caller: Predictor,
     station: Annotated[str, Query(max_length=128, description="Station id, e.g. `S001`.")],

@@ -9,9 +9,10 @@ import dagster as dg
 
 from definitions import build_definitions
 from pipelines.keys import PipelineKeys
-from pipelines.spec import load_specs
+from pipelines.spec import is_tabular, load_specs
 
-SPECS = load_specs()
+SPECS = {name: spec for name, spec in load_specs().items() if not is_tabular(spec)}  # time series
+TABLES = {name: spec for name, spec in load_specs().items() if is_tabular(spec)}
 defs = build_definitions()
 
 
@@ -30,6 +31,30 @@ def test_every_spec_gets_the_full_graph_with_groups_and_owners():
         assert node.group_name == spec.name
         assert node.owners
         assert graph.get(dg.AssetKey(keys.raw)).partitions_def is not None
+
+
+def test_every_tabular_spec_gets_its_graph_with_blocking_gates_and_a_warning_slice_check():
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key, k.name): graph.get_check_spec(k).blocking for k in graph.asset_check_keys}
+    assert TABLES
+    for spec in TABLES.values():
+        keys = PipelineKeys(spec)
+        task = spec.tasks[0]
+        chain = [
+            keys.raw,
+            keys.clean,
+            keys.training_set,
+            keys.model(task),
+            keys.evaluation(task),
+            keys.champion(task),
+        ]
+        for parent, child in zip(chain, chain[1:], strict=False):
+            assert dg.AssetKey(child) in graph.get(dg.AssetKey(parent)).child_keys
+        evaluation = dg.AssetKey(keys.evaluation(task))
+        for gate in ("beats_baseline", "beats_champion", "calibrated"):
+            assert checks[(evaluation, gate)] is True
+        assert checks[(evaluation, "slices")] is False
+        assert defs.resolve_job_def(keys.refresh_job) and defs.resolve_job_def(keys.train_job)
 
 
 def test_one_feature_asset_feeds_both_models():

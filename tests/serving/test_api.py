@@ -139,7 +139,7 @@ def test_routes_need_a_key_with_the_right_scope(api: Api):
         assert http.get("/v1/pipelines", headers={"X-API-Key": "mlops_not-a-key"}).status_code == 401
         bearer = http.get("/v1/pipelines", headers={"Authorization": f"Bearer {api.keys['predict']}"})
         assert bearer.status_code == 200
-        assert {p["name"] for p in bearer.json()} == {"air_quality", "air_quality_landing"}
+        assert {p["name"] for p in bearer.json()} == {"air_quality", "air_quality_landing", "census_income"}
     with api.client("predict") as http:
         denied = http.post("/v1/pipelines/air_quality/training", json={"task": "forecast"})
         assert denied.status_code == 403 and "'admin' scope" in problem(denied)["detail"]
@@ -361,7 +361,8 @@ def test_training_requests_are_checked_against_the_spec_then_announced(api: Api)
         subscriber.close()
     assert event["id"] == ok.json()["task_id"]
     assert event["payload"] == {
-        "pipeline": "air_quality", "task": "forecast", "algorithm": "hist_gradient_boosting", "params": {"max_iter": 40}
+        "pipeline": "air_quality", "task": "forecast", "algorithm": "hist_gradient_boosting", "params": {"max_iter": 40},
+        "search": None,
     }  # fmt: skip
     assert unknown.status_code == 404
 
@@ -571,3 +572,22 @@ def test_rollback_from_the_cli_swaps_every_api_worker_at_once(api: Api):
     assert client.get_model_version_by_alias(FORECAST_MODEL, CHAMPION).tags["rolled_back_from"] == str(
         new.version
     )
+
+
+def test_registering_a_pipeline_reloads_the_dagster_code_location(api: Api):
+    text = (
+        (SPECS_DIR / "census_income.yaml")
+        .read_text()
+        .replace("name: census_income", "name: registered_loans")
+    )
+    with api.client("admin") as http:
+        answer = http.post("/v1/pipelines", content=text, headers={"Content-Type": "application/yaml"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["code_location_reloaded"] is True, answer.json()["reload_error"]
+        nodes = httpx.post(
+            f"http://127.0.0.1:{api.env['DAGSTER_PORT']}/graphql",
+            json={"query": "{ assetNodes { assetKey { path } } }"},
+            timeout=30,
+        ).json()["data"]["assetNodes"]
+        assert ["registered_loans", "income_champion"] in [n["assetKey"]["path"] for n in nodes]
+        assert http.delete("/v1/pipelines/registered_loans").status_code == 204

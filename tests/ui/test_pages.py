@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from deploy.env import REPO_DIR
+from pipelines.spec import load_specs
 from tests.serving.conftest import Api
 from tests.throwaway import free_port_block
 
@@ -20,6 +21,7 @@ PAGES = [
     "views/data.py",
     "views/upload.py",
     "views/feedback.py",
+    "views/table.py",
 ]
 
 
@@ -47,7 +49,9 @@ def test_navigation_reaches_every_page(app_env, api: Api):
     app = run()
     assert app.title[0].value == "Overview"
     for path, title in zip(
-        PAGES[1:], ["Forecast", "Models", "Data quality", "Upload & retrain", "Feedback"], strict=True
+        PAGES[1:],
+        ["Forecast", "Models", "Data quality", "Upload & retrain", "Feedback", "Table"],
+        strict=True,
     ):
         app.switch_page(path)
         app.run()
@@ -165,3 +169,21 @@ def test_a_wrong_key_is_named_with_what_to_do(app_env):
     app_env(key="mlops_not-a-key")
     app = run("views/forecast.py")
     assert "not valid" in app.error[0].value and "Paste a valid API key" in app.error[0].value
+
+
+def test_table_page_builds_its_form_from_the_spec_and_names_what_the_api_refuses(app_env, api: Api):
+    spec = load_specs()["census_income"]
+    app = run("views/table.py")
+    widgets = [*app.number_input, *app.selectbox, *app.text_input, *app.date_input]
+    labels = {w.label.removesuffix(" (optional)") for w in widgets}
+    assert {c.name for c in spec.input_columns(spec.tasks[0])} <= labels
+    sex = next(s for s in app.selectbox if s.label.startswith("sex"))
+    assert list(sex.options) == ["(unknown)", "Female", "Male"]
+    assert "no champion yet" in texts(app)
+    submit = next(b for b in app.button if b.label == "Predict")
+    submit.click().run()
+    assert "rows[0].age" in app.error[0].value  # required, left empty: the API names the field
+    next(n for n in app.number_input if n.label == "age").set_value(40)
+    next(n for n in app.number_input if n.label == "hours_per_week").set_value(40)
+    next(b for b in app.button if b.label == "Predict").click().run()
+    assert "no model is loaded for census_income.income" in app.error[0].value

@@ -15,7 +15,7 @@ from ui.format import when
 st.title("Data quality")
 
 with data.shown_failures():
-    summaries = data.pipelines()
+    summaries = data.pipelines("timeseries")
 client = data.api()
 pick, where = st.columns([1, 1])
 pipeline = pick.selectbox("Pipeline", [s.name for s in summaries])

@@ -19,7 +19,7 @@ from ui.format import when
 st.title("Forecast")
 
 with data.shown_failures():
-    summaries = data.pipelines()
+    summaries = data.pipelines("timeseries")
 client = data.api()
 servable = [s for s in summaries if any(t.kind == "regression" and t.champion_version for t in s.tasks)]
 if not servable:

@@ -49,33 +49,34 @@ def champion_card(task: TaskModel) -> None:
         st.link_button("MLflow run", task.mlflow_run_url, icon=":material/open_in_new:")
 
 
+def freshness(summary: PipelineSummary) -> None:
+    try:
+        known = data.stations(client, client.base_url, summary.name, summary.data_versions.get("features"))
+    except ApiError as exc:
+        st.info(f"No data yet: {exc.detail}.", icon=":material/hourglass_empty:")
+        return
+    latest = known.latest_observed
+    st.metric(
+        "Latest observed hour",
+        latest.strftime("%Y-%m-%d %H:%M UTC") if latest else "—",
+        help="The newest hour with a reading at any station.",
+    )
+    stale = [s.station for s in known.stations if latest and s.latest_observed and s.latest_observed < latest]
+    st.caption(
+        f"{len(known.stations)} stations · {age(latest)}"
+        + (f" · behind: {', '.join(stale)}" if stale else "")
+    )
+
+
 def pipeline_card(summary: PipelineSummary) -> None:
     st.subheader(summary.name)
     st.caption(summary.description)
     fresh, run = st.columns(2)
     with fresh:
-        try:
-            known = data.stations(
-                client, client.base_url, summary.name, summary.data_versions.get("features")
-            )
-        except ApiError as exc:
-            st.info(f"No data yet: {exc.detail}.", icon=":material/hourglass_empty:")
+        if summary.kind == "tabular":
+            st.caption("A table of rows, not stations and hours: predict and upload on the Table page.")
         else:
-            latest = known.latest_observed
-            st.metric(
-                "Latest observed hour",
-                latest.strftime("%Y-%m-%d %H:%M UTC") if latest else "—",
-                help="The newest hour with a reading at any station.",
-            )
-            stale = [
-                s.station
-                for s in known.stations
-                if latest and s.latest_observed and s.latest_observed < latest
-            ]
-            st.caption(
-                f"{len(known.stations)} stations · {age(latest)}"
-                + (f" · behind: {', '.join(stale)}" if stale else "")
-            )
+            freshness(summary)
     with run:
         try:
             runs = client.runs(summary.name)

@@ -92,7 +92,7 @@ def show_preview(preview: UploadPreview) -> bool:
 upload, retrain = st.tabs(["Upload a file", "Retrain a model"])
 
 with upload:
-    takers = [s.name for s in summaries if s.accepts_uploads]
+    takers = [s.name for s in summaries if s.accepts_uploads and s.kind == "timeseries"]  # tables: Table page
     if not takers:
         st.info("No pipeline reads uploaded files (their specs have a `files` source).")
     else:
