@@ -24,13 +24,44 @@ def conformal_halfwidth(abs_residuals: np.ndarray, level: float) -> float:
     return float(r[rank - 1])
 
 
-def halfwidths_by_horizon(abs_residuals: np.ndarray, horizons: np.ndarray, level: float) -> dict[int, float]:
-    """Half-width per horizon; key 0 holds the pooled width used for horizons not seen in calibration."""
-    widths = {0: conformal_halfwidth(abs_residuals, level)}
+def weighted_conformal_halfwidth(abs_residuals: np.ndarray, weights: np.ndarray, level: float) -> float:
+    """Weighted split-conformal quantile (Barber et al., 2023, "Conformal prediction beyond
+    exchangeability"): the `level` quantile of the residuals weighted by `weights`, with the new point's
+    weight (1, the most recent) put at +infinity; the largest residual when that quantile is infinite."""
+    r = np.asarray(abs_residuals, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    ok = ~np.isnan(r)
+    r, w = r[ok], w[ok]
+    if len(r) == 0:
+        raise ValueError("no calibration residuals: the calibration split is empty")
+    order = np.argsort(r)
+    cumulative = np.cumsum(w[order]) / (w.sum() + 1.0)
+    rank = int(np.searchsorted(cumulative, level))
+    return float(r[order][min(rank, len(r) - 1)])
+
+
+def recency_weights(times: np.ndarray, half_life_hours: float) -> np.ndarray:
+    """1 for the latest time, halving every `half_life_hours` before it."""
+    hours = np.asarray(times, dtype="datetime64[ns]").astype("int64") / 3.6e12
+    return np.power(0.5, (hours.max() - hours) / half_life_hours)
+
+
+def halfwidths_by_horizon(
+    abs_residuals: np.ndarray, horizons: np.ndarray, level: float, weights: np.ndarray | None = None
+) -> dict[int, float]:
+    """Half-width per horizon; key 0 holds the pooled width used for horizons not seen in calibration.
+    With `weights` (e.g. `recency_weights`) each quantile is the weighted conformal one."""
+
+    def quantile(rows: np.ndarray | slice) -> float:
+        if weights is None:
+            return conformal_halfwidth(abs_residuals[rows], level)
+        return weighted_conformal_halfwidth(abs_residuals[rows], weights[rows], level)
+
+    widths = {0: quantile(slice(None))}
     for h in np.unique(horizons):
-        group = abs_residuals[horizons == h]
-        if np.count_nonzero(~np.isnan(group)) >= MIN_GROUP_SIZE:
-            widths[int(h)] = conformal_halfwidth(group, level)
+        group = horizons == h
+        if np.count_nonzero(~np.isnan(abs_residuals[group])) >= MIN_GROUP_SIZE:
+            widths[int(h)] = quantile(group)
     return widths
 
 
