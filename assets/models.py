@@ -394,7 +394,9 @@ def served_as_decided(
         passed=not wrong,
         description="; ".join(f"{t}: served by the {decided.get(t, MODEL)}" for t in task.targets)
         if not wrong
-        else "; ".join(f"{t}: published {v or 'nothing'}, decided {decided.get(t, MODEL)}" for t, v in wrong.items()),
+        else "; ".join(
+            f"{t}: published {v or 'nothing'}, decided {decided.get(t, MODEL)}" for t, v in wrong.items()
+        ),
         metadata={f"source.{t}": decided.get(t, MODEL) for t in task.targets},
     )
 

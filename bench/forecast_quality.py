@@ -50,7 +50,9 @@ def training_set_of(raw: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
 
 def candidates(shipped: ModelCandidate) -> list[ModelCandidate]:
     return [
-        shipped.model_copy(update={"name": f"{loss}+{transform}", "loss": loss, "target_transform": transform})
+        shipped.model_copy(
+            update={"name": f"{loss}+{transform}", "loss": loss, "target_transform": transform}
+        )
         for loss in LOSSES
         for transform in TRANSFORMS
     ]
@@ -68,7 +70,10 @@ def report(title: str, training_set: pd.DataFrame, spec: PipelineSpec, task: Reg
     )
     missing = {t: float(training_set[current_value_column(t)].isna().mean()) for t in task.targets}
     print("missing current value: " + ", ".join(f"{t} {m:.1%}" for t, m in missing.items()))
-    print(f"{'candidate (loss+transform)':<40} " + " ".join(f"{t + ' MAE':>10} {t + ' skill':>10}" for t in task.targets))
+    print(
+        f"{'candidate (loss+transform)':<40} "
+        + " ".join(f"{t + ' MAE':>10} {t + ' skill':>10}" for t in task.targets)
+    )
     shipped = task.candidates[0]
     baseline_line = None
     for candidate in candidates(shipped):
@@ -107,7 +112,9 @@ def report(title: str, training_set: pd.DataFrame, spec: PipelineSpec, task: Reg
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS), help="simulator scenarios to run")
     parser.add_argument("--stations", type=int, default=1, help="stations per simulator scenario")
     parser.add_argument("--seed", type=int, default=23)
@@ -119,13 +126,20 @@ def main() -> int:
     content = landing_file(spec, args.seed)
     raw = parse_source_file(content, "field_export.csv", spec)
     co_missing = float((raw["co"] == -200).mean() + raw["co"].isna().mean())
-    print(f"landing file: {len(content) / 1e6:.1f} MB, {len(raw)} rows, CO missing or -200 in {co_missing:.1%}")
+    print(
+        f"landing file: {len(content) / 1e6:.1f} MB, {len(raw)} rows, CO missing or -200 in {co_missing:.1%}"
+    )
     report("landing file (field-export format, air_quality_landing)", training_set_of(raw, spec), spec, task)
 
     stations = [f"site_{i}" for i in range(1, args.stations + 1)]
     for scenario in args.scenarios:
         raw = simulate_readings(stations, START, END, args.seed, [scenario])
-        report(f"simulator scenario {scenario} ({len(stations)} stations)", training_set_of(raw, spec), spec, task)
+        report(
+            f"simulator scenario {scenario} ({len(stations)} stations)",
+            training_set_of(raw, spec),
+            spec,
+            task,
+        )
     print(f"\n{time.perf_counter() - began:.0f} s")
     return 0
 

@@ -35,9 +35,9 @@ def land_sample(args: argparse.Namespace) -> int:
     )
     try:
         readings = simulate_readings(
-        stations,
-        pd.Timestamp(start),
-        pd.Timestamp(end) + pd.Timedelta(days=1),
+            stations,
+            pd.Timestamp(start),
+            pd.Timestamp(end) + pd.Timedelta(days=1),
             args.seed,
             args.scenario,
         )

@@ -171,9 +171,13 @@ def target_sources(task: RegressionTask, candidate: dict[str, float]) -> dict[st
         cov = candidate[f"{t}.coverage"]
         problems = []
         if gain < rule.min_improvement_over_baseline:
-            problems.append(f"model {metric} {gain:+.1%} over seasonal naive (need ≥ {rule.min_improvement_over_baseline:.0%})")
+            problems.append(
+                f"model {metric} {gain:+.1%} over seasonal naive (need ≥ {rule.min_improvement_over_baseline:.0%})"
+            )
         if abs(cov - task.interval_level) > task.coverage_tolerance:
-            problems.append(f"model interval covers {cov:.1%} (nominal {task.interval_level:.0%} ± {task.coverage_tolerance:.0%})")
+            problems.append(
+                f"model interval covers {cov:.1%} (nominal {task.interval_level:.0%} ± {task.coverage_tolerance:.0%})"
+            )
         if problems:
             out[t] = (BASELINE, "; ".join(problems))
         else:
@@ -244,7 +248,11 @@ def forecast_gates(
             )
         notes.append(note)
     tolerance = f"nominal {task.interval_level:.0%} ± {task.coverage_tolerance:.0%}"
-    gates.append(Gate("calibrated", bool(served) if per_target else bool(ok), "; ".join(notes) + f" ({tolerance})", meta))
+    gates.append(
+        Gate(
+            "calibrated", bool(served) if per_target else bool(ok), "; ".join(notes) + f" ({tolerance})", meta
+        )
+    )
     return gates
 
 

@@ -50,19 +50,21 @@ def halfwidths_by_horizon(
     abs_residuals: np.ndarray, horizons: np.ndarray, level: float, weights: np.ndarray | None = None
 ) -> dict[int, float]:
     """Half-width per horizon; key 0 holds the pooled width used for horizons not seen in calibration.
-    With `weights` (e.g. `recency_weights`) each quantile is the weighted conformal one."""
 
-    def quantile(rows: np.ndarray | slice) -> float:
-        if weights is None:
-            return conformal_halfwidth(abs_residuals[rows], level)
-        return weighted_conformal_halfwidth(abs_residuals[rows], weights[rows], level)
-
-    widths = {0: quantile(slice(None))}
+    With `weights` (e.g. `recency_weights`), the level comes from the weighted conformal quantile of all
+    horizons pooled and the shape across horizons from every calibration row: each horizon's width is its
+    own quantile scaled by (weighted pooled / unweighted pooled). A weighted quantile per horizon would rest
+    on a few effective rows each (a week's half-life is ~10 rows per horizon) and jump to their maximum."""
+    pooled = conformal_halfwidth(abs_residuals, level)
+    widths = {0: pooled}
     for h in np.unique(horizons):
-        group = horizons == h
-        if np.count_nonzero(~np.isnan(abs_residuals[group])) >= MIN_GROUP_SIZE:
-            widths[int(h)] = quantile(group)
-    return widths
+        group = abs_residuals[horizons == h]
+        if np.count_nonzero(~np.isnan(group)) >= MIN_GROUP_SIZE:
+            widths[int(h)] = conformal_halfwidth(group, level)
+    if weights is None:
+        return widths
+    scale = weighted_conformal_halfwidth(abs_residuals, weights, level) / pooled if pooled > 0 else 1.0
+    return {h: w * scale for h, w in widths.items()}
 
 
 def lookup_halfwidths(widths: dict[int, float], horizons: np.ndarray) -> np.ndarray:

@@ -95,7 +95,9 @@ def requested_candidate(
             f"algorithm {algorithm!r} is not a candidate of {spec.name}.{task.name}; allowed: {sorted(allowed)}"
         )
     base = allowed[algorithm]
-    candidate = base.model_copy(update={"name": f"{base.name}_requested", "params": {**base.params, **params}})
+    candidate = base.model_copy(
+        update={"name": f"{base.name}_requested", "params": {**base.params, **params}}
+    )
     kind = "classification" if isinstance(task, ClassificationTask) else "regression"
     try:
         # scikit-learn checks parameter types and ranges only at fit; check them now, not mid-run.
@@ -200,7 +202,9 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         replace scikit-learn's own call with an equivalent faster one (the API does, for small batches)."""
         predict = predict or _predict
         inputs = x
-        if self.estimator_columns < len(self.feature_columns):  # the estimators take those before the baselines
+        if self.estimator_columns < len(
+            self.feature_columns
+        ):  # the estimators take those before the baselines
             n = self.estimator_columns
             inputs = x.iloc[:, :n] if isinstance(x, pd.DataFrame) else x[:, :n]
         out = {}

@@ -150,8 +150,16 @@ def simulate_readings(
     noise = 1 + np.clip(season, 0, None) if "noisy_winter" in scenarios else 1.0
     years = (hour - 473_352) / 8766.0  # years since 2024-01-01
     nox = level * (35 + 300 * traffic) * dispersion * np.exp(0.15 * noise * _normal(seed, _S_NOX, skey, hour))
-    no2 = (14 + 0.42 * nox**0.93) * np.exp(0.08 * noise * _normal(seed, _S_NO2, skey, hour)) * (1 + drift * years)
-    co = (0.15 + 0.0072 * nox) * np.exp(0.10 * noise * _normal(seed, _S_CO, skey, hour)) * (1 - 0.5 * drift * years)
+    no2 = (
+        (14 + 0.42 * nox**0.93)
+        * np.exp(0.08 * noise * _normal(seed, _S_NO2, skey, hour))
+        * (1 + drift * years)
+    )
+    co = (
+        (0.15 + 0.0072 * nox)
+        * np.exp(0.10 * noise * _normal(seed, _S_CO, skey, hour))
+        * (1 - 0.5 * drift * years)
+    )
     if "diurnal_dominated" in scenarios:
         # One slowly changing level per station and hour of day: yesterday's same hour knows it, the model's
         # few lags do not.

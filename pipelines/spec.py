@@ -81,7 +81,8 @@ class SimulatorSource(_Strict):
     stations: int = Field(5, ge=1, le=10_000)
     seed: int = 42
     scenarios: list[Scenario] = Field(
-        default_factory=list, description="Harder data on top of the default network (pipelines/simulator.py)."
+        default_factory=list,
+        description="Harder data on top of the default network (pipelines/simulator.py).",
     )
 
 
@@ -249,7 +250,9 @@ class PipelineSpec(_Strict):
                 if target not in known:
                     problems.append(f"tasks.{task.name}: unknown target column '{target}'")
             relative = [c.name for c in task.candidates if c.target_transform == "relative_to_trailing_mean"]
-            if relative and not (24 in self.features.rolling_windows and "mean" in self.features.rolling_stats):
+            if relative and not (
+                24 in self.features.rolling_windows and "mean" in self.features.rolling_stats
+            ):
                 problems.append(
                     f"tasks.{task.name}: candidates {', '.join(relative)} predict relative to the trailing 24 h "
                     "mean: features need rolling_windows with 24 and rolling_stats with mean"
