@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pipelines.simulator import Scenario
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines.simulator import Scenario
 
 SPECS_DIR = Path(__file__).parent / "specs"
 

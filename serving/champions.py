@@ -24,8 +24,8 @@ from pika.exceptions import AMQPError
 
 from events.bus import connect, declare_exchanges
 from events.envelope import InvalidEvent, ModelPromoted, parse_event
-from pipelines.keys import PipelineKeys
 from events.tags import sources_from_tags
+from pipelines.keys import PipelineKeys
 from pipelines.models import MODEL, ExceedanceModel, ForecastModel
 from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
 from resources.mlflow_registry import MlflowRegistry
