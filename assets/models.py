@@ -395,7 +395,8 @@ def served_as_decided(
         description="; ".join(f"{t}: served by the {decided.get(t, MODEL)}" for t in task.targets)
         if not wrong
         else "; ".join(
-            f"{t}: published {v or 'nothing'}, decided {decided.get(t, MODEL)}" for t, v in wrong.items()
+            f"{t}: published {', '.join(v) or 'nothing'}, decided {decided.get(t, MODEL)}"
+            for t, v in wrong.items()
         ),
         metadata={f"source.{t}": decided.get(t, MODEL) for t in task.targets},
     )
