@@ -82,8 +82,8 @@ def test_health_readiness_and_metrics_are_open_and_name_the_loaded_models(api: A
         }
         metrics = http.get("/metrics").text
         assert 'mlops_api_model_version{pipeline="air_quality",task="forecast"}' in metrics
-        served = 'mlops_api_forecast_served_by_model{pipeline="air_quality",target="no2",task="forecast"} 1.0'
-        assert served in metrics
+        labels = {"pipeline": "air_quality", "task": "forecast"}
+        assert _samples(metrics, "mlops_api_forecast_served_by_model", **labels, target="no2") == 1.0
 
 
 def _samples(metrics: str, name: str, **labels: str) -> float:
