@@ -8,7 +8,7 @@ export MLOPS_DATA_DIR ?= $(CURDIR)/.data
 # DAGSTER_HOME: unless set, every `mlops` command uses $(MLOPS_DATA_DIR)/dagster with this repo's dagster.yaml
 # (deploy/env.py), so runs started here, by the CLI or by the stack all show in the same Dagster UI.
 
-.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving bench-app screenshots test test-fast \
+.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving bench-app bench-quality screenshots test test-fast \
 	lint format bench validate clean deploy-tools validate-deploy compose-config compose-env dev-cert htpasswd image
 
 install: $(VENV)/.installed
@@ -64,6 +64,10 @@ validate: install
 
 bench: install
 	$(BIN)/python bench/materialize_vs_script.py
+
+## forecast quality per target on a 13-month landing file and the simulator's harder scenarios (~6 min on 2 cores)
+bench-quality: install
+	OMP_NUM_THREADS=1 $(BIN)/python bench/forecast_quality.py
 
 ## local vs services on the same materialization, and the stack's cold start (needs PostgreSQL and RabbitMQ)
 bench-services: install
