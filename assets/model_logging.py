@@ -140,7 +140,11 @@ def log_trained_model(
         mlflow.log_params(training_params(task, candidates, chosen, columns, training_set, requested))
         mlflow.log_metrics({f"calibration_score.{k}": v for k, v in report.scores.items()} | report.details)
         mlflow.log_figure(
-            feature_importance_figure(trained, calibration, label, columns), "feature_importance.png"
+            # A forecast model's estimators take the columns before its seasonal-naive inputs.
+            feature_importance_figure(
+                trained, calibration, label, columns[: getattr(trained, "estimator_columns", len(columns))]
+            ),
+            "feature_importance.png",
         )
         logged = mlflow.pyfunc.log_model(
             name="model",
