@@ -190,6 +190,15 @@ def test_corrupted_partition_fails_its_check_and_nothing_downstream_moves(data_r
     )
     assert result.success
     assert str(registry.champion(LANDING_FORECAST).version) == "1"
+    # Gated per target: each target's forecasts come from the source its version records.
+    champion = registry.champion(LANDING_FORECAST)
+    published = lake().read(LANDING.output(SPECS["air_quality_landing"].task("forecast")))
+    sources = published.groupby("pollutant")["source"].unique()
+    assert {t: list(v) for t, v in sources.items()} == {
+        t: [champion.tags[f"source.{t}"]] for t in ("no2", "co")
+    }
+    checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["served_as_decided"]
 
     # A day where every NO2 reading is the sentinel, and a day whose file lost its CO column.
     bad = simulate_readings(SITES, "2024-03-01", "2024-03-02", seed=11).assign(no2=SENTINEL)
