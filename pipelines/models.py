@@ -202,9 +202,7 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         replace scikit-learn's own call with an equivalent faster one (the API does, for small batches)."""
         predict = predict or _predict
         inputs = x
-        if self.estimator_columns < len(
-            self.feature_columns
-        ):  # the estimators take those before the baselines
+        if self.estimator_columns < len(self.feature_columns):  # the estimators take those before baselines
             n = self.estimator_columns
             inputs = x.iloc[:, :n] if isinstance(x, pd.DataFrame) else x[:, :n]
         out = {}
