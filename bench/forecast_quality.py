@@ -93,11 +93,12 @@ def report(title: str, training_set: pd.DataFrame, spec: PipelineSpec, task: Reg
     print(f"\nshipped candidate {shipped.name} (loss {shipped.loss}, transform {shipped.target_transform}):")
     print(f"{'interval method':<18} {'target':<6} {'source':<9} {'served MAE':>10} {'skill':>7} "
           f"{'model cov':>9} {'width':>8} {'base cov':>9} {'width':>8} {'served cov':>10} {'width':>8}")  # fmt: skip
+    served: dict[str, dict[str, float]] = {}
     for method in ("conformal", "recent_weighted"):
         one = task.model_copy(update={"interval_method": method, "per_target_sources": True})
         model, _ = train_forecast_model(training_set, spec, one, [shipped])
         verdict = evaluate_candidate(model, training_set, one)
-        m = verdict.metrics
+        m = served[method] = verdict.metrics
         for t in task.targets:
             source = verdict.sources[t][0]
             skill = 1 - m[f"{t}.served_mae"] / m[f"{t}.baseline_mae"]
@@ -109,6 +110,19 @@ def report(title: str, training_set: pd.DataFrame, spec: PipelineSpec, task: Reg
             )
         for t, (source, why) in verdict.sources.items():
             print(f"  {method}: {t} → {source}: {why}")
+    old, new = served["conformal"], served["recent_weighted"]
+    for t in task.targets:
+        goals = {
+            "served": True,  # every target is, by the model or the baseline
+            "not worse than naive": new[f"{t}.served_mae"] <= new[f"{t}.baseline_mae"],
+            "model skill >= 10%": 1 - new[f"{t}.mae"] / new[f"{t}.baseline_mae"] >= 0.10,
+            "coverage 90% +- 3%": abs(new[f"{t}.served_coverage"] - 0.9) <= 0.03,
+            "width <= old method's": new[f"{t}.served_interval_width"] <= old[f"{t}.served_interval_width"],
+        }
+        print(
+            f"  goal {t} (recent_weighted): "
+            + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in goals.items())
+        )
 
 
 def main() -> int:
