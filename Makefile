@@ -65,7 +65,8 @@ validate: install
 bench: install
 	$(BIN)/python bench/materialize_vs_script.py
 
-## forecast quality per target on a 13-month landing file and the simulator's harder scenarios (~6 min on 2 cores)
+## forecast quality per target on a 13-month landing file and the simulator's harder scenarios; one OpenMP
+## thread per fit, as the fits are small and scikit-learn's threads stall on a busy shared machine
 bench-quality: install
 	OMP_NUM_THREADS=1 $(BIN)/python bench/forecast_quality.py
 
