@@ -8,7 +8,7 @@ export MLOPS_DATA_DIR ?= $(CURDIR)/.data
 # DAGSTER_HOME: unless set, every `mlops` command uses $(MLOPS_DATA_DIR)/dagster with this repo's dagster.yaml
 # (deploy/env.py), so runs started here, by the CLI or by the stack all show in the same Dagster UI.
 
-.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving bench-app bench-tabular screenshots test test-fast \
+.PHONY: install browser run materialize up stack-up stack-stop bench-services bench-serving bench-app bench-quality bench-tabular screenshots test test-fast \
 	lint format bench validate clean deploy-tools validate-deploy compose-config compose-env dev-cert htpasswd image
 
 install: $(VENV)/.installed
@@ -66,10 +66,16 @@ validate: install
 bench: install
 	$(BIN)/python bench/materialize_vs_script.py
 
-## local vs services on the same materialization, and the stack's cold start (needs PostgreSQL and RabbitMQ)
+## forecast quality per target on a 13-month landing file and the simulator's harder scenarios; one OpenMP
+## thread per fit, as the fits are small and scikit-learn's threads stall on a busy shared machine
+bench-quality: install
+	OMP_NUM_THREADS=1 $(BIN)/python bench/forecast_quality.py
+
+## the example tabular pipeline: holdout vs the majority baseline, calibration, conformal sets, slices, search
 bench-tabular: install
 	$(BIN)/python bench/tabular.py
 
+## local vs services on the same materialization, and the stack's cold start (needs PostgreSQL and RabbitMQ)
 bench-services: install
 	$(BIN)/python bench/services_vs_local.py
 

@@ -61,7 +61,9 @@ def read_source(
 ) -> pd.DataFrame:
     """The source's readings in [start, end): simulated, or parsed from landing files."""
     if not isinstance(spec.source, FilesSource):
-        return simulate_readings(station_ids(spec.source.stations), start, end, spec.source.seed)
+        return simulate_readings(
+            station_ids(spec.source.stations), start, end, spec.source.seed, spec.source.scenarios
+        )
     ts = spec.timestamp_column
     frames = []
     for name, content in landing_files(landing, spec, files):

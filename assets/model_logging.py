@@ -20,7 +20,7 @@ import pandas as pd
 
 import pipelines
 from assets.figures import feature_importance_figure
-from events.tags import CODE_VERSION_TAG, DATA_VERSION_PREFIX, GATE_PREFIX
+from events.tags import CODE_VERSION_TAG, DATA_VERSION_PREFIX, GATE_PREFIX, source_tags
 from pipelines.features import model_feature_columns
 from pipelines.keys import PipelineKeys, Task
 from pipelines.spec import ModelCandidate, PipelineSpec, RegressionTask, TabularSpec, TabularTask
@@ -141,7 +141,11 @@ def log_trained_model(
         mlflow.log_params(training_params(task, candidates, chosen, columns, training_set, requested))
         mlflow.log_metrics({f"calibration_score.{k}": v for k, v in report.scores.items()} | report.details)
         mlflow.log_figure(
-            feature_importance_figure(trained, calibration, label, columns), "feature_importance.png"
+            # A forecast model's estimators take the columns before its seasonal-naive inputs.
+            feature_importance_figure(
+                trained, calibration, label, columns[: getattr(trained, "estimator_columns", len(columns))]
+            ),
+            "feature_importance.png",
         )
         logged = mlflow.pyfunc.log_model(
             name="model",
@@ -178,9 +182,11 @@ def log_evaluation(
     champion_metrics: dict[str, float] | None,
     gates: Sequence[Gate],
     residuals: Figure | None = None,
+    sources: dict[str, tuple[str, str]] | None = None,
 ) -> None:
     """Add the holdout results to the version's run (its metrics, the champion's on the same holdout, the
-    residual figure) and each gate's verdict to the version (`gate.<name>`: passed/failed)."""
+    residual figure), each gate's verdict to the version (`gate.<name>`: passed/failed) and, for a
+    forecast, what serves each target and why (`source.<target>`, `source_reason.<target>`)."""
     registry.log_metrics(
         run_id,
         {f"holdout.{k}": v for k, v in metrics.items()}
@@ -189,7 +195,10 @@ def log_evaluation(
     if residuals is not None:
         registry.log_figure(run_id, residuals, "holdout_residuals.png")
     registry.set_version_tags(
-        model, version, {f"{GATE_PREFIX}{g.name}": "passed" if g.passed else "failed" for g in gates}
+        model,
+        version,
+        {f"{GATE_PREFIX}{g.name}": "passed" if g.passed else "failed" for g in gates}
+        | source_tags(sources or {}),
     )
 
 

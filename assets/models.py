@@ -10,7 +10,7 @@ every run worker imports this code location before the run starts, and they are 
 """
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
@@ -19,7 +19,7 @@ from assets.features import AFTER_CHECKS
 from assets.figures import residual_figure
 from assets.metadata import frame_metadata
 from assets.model_logging import log_evaluation, log_trained_model
-from events.tags import CHAMPION, PROMOTED_AT_TAG, PROMOTED_BY_RUN_TAG, TRACE_TAG
+from events.tags import CHAMPION, PROMOTED_AT_TAG, PROMOTED_BY_RUN_TAG, TRACE_TAG, sources_from_tags
 from pipelines.keys import PipelineKeys, Task
 from pipelines.outputs import output_table
 from pipelines.spec import ModelCandidate, PipelineSpec, RegressionTask
@@ -28,6 +28,9 @@ from resources.failures import failing_as_dagster
 from resources.lake_store import content_hash
 from resources.mlflow_registry import MlflowRegistry
 from resources.promotion import announce_champion, headline_metrics
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
 
 MLFLOW_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -50,6 +53,13 @@ def requested_candidates(spec: PipelineSpec, task: Task, config: TrainingConfig)
     except ValueError as exc:
         raise dg.Failure(f"training request rejected: {exc}") from None
     return [requested] if requested else list(task.candidates)
+
+
+def served_model(registry: MlflowRegistry, model_name: str, version: "ModelVersion") -> Any:
+    """A registered version as it serves: a forecast model with each target's source from its tags."""
+    model = registry.load_python_model(f"models:/{model_name}/{version.version}")
+    sources = sources_from_tags(dict(version.tags))
+    return model.with_sources(sources) if sources else model
 
 
 def _common(spec: PipelineSpec) -> dict[str, Any]:
@@ -194,7 +204,7 @@ def evaluation_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
         champion, champion_version = None, None
         if current is not None and str(current.version) != model["version"]:
             champion_version = str(current.version)
-            champion = mlflow_registry.load_python_model(f"models:/{model_name}/{champion_version}")
+            champion = served_model(mlflow_registry, model_name, current)
         candidate = mlflow_registry.load_python_model(model["model_uri"])
         verdict = evaluate_candidate(candidate, training_set, task, champion, champion_version)
         log_evaluation(
@@ -208,6 +218,7 @@ def evaluation_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
             residual_figure(verdict.predicted, holdout(training_set), task.targets)
             if verdict.predicted is not None
             else None,
+            verdict.sources,
         )
         result = {
             **model,
@@ -215,9 +226,11 @@ def evaluation_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
             "champion_version": champion_version,
             "champion_metrics": verdict.champion_metrics,
             "gates": {g.name: g.passed for g in verdict.gates},
+            "sources": {t: s for t, (s, _) in verdict.sources.items()},
         }
         holdout_metrics = {f"holdout.{k}": v for k, v in verdict.metrics.items()}
-        yield dg.Output(result, metadata={"version": model["version"], **holdout_metrics})
+        served = {f"source.{t}": f"{s}: {why}" for t, (s, why) in verdict.sources.items()}
+        yield dg.Output(result, metadata={"version": model["version"], **served, **holdout_metrics})
         for gate in verdict.gates:
             yield dg.AssetCheckResult(
                 check_name=gate.name,
@@ -301,6 +314,16 @@ def output_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
         ),
         kinds={"pandas", "parquet"},
         tags={"layer": "serving", "task": task.name},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "served_as_decided",
+                asset=key,
+                description="Each target's published forecasts come from the source (model or seasonal-naive "
+                "baseline) its champion's gates decided.",
+            )
+        ]
+        if isinstance(task, RegressionTask)
+        else [],
         freshness_policy=dg.FreshnessPolicy.time_window(
             fail_window=dt.timedelta(hours=spec.checks.freshness_hours)
         ),
@@ -313,12 +336,12 @@ def output_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
         events: dg.ResourceParam[EventBus],
         features: pd.DataFrame,
         champion: dict,
-    ) -> dg.Output[pd.DataFrame]:
+    ):
         current = mlflow_registry.champion(model_name)
         if current is None:
             raise dg.Failure(f"'{model_name}' has no champion yet: no version has passed the promotion gates")
         version = str(current.version)
-        model = mlflow_registry.load_python_model(f"models:/{model_name}/{version}")
+        model = served_model(mlflow_registry, model_name, current)
         frame = output_table(features, model, spec, task, model_name, version)
         data_version = content_hash(frame)
         events.publish(
@@ -331,13 +354,53 @@ def output_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
             },
             trace_id=context.run.tags.get(TRACE_TAG),
         )
-        return dg.Output(
+        if not isinstance(task, RegressionTask):
+            yield dg.Output(
+                frame,
+                data_version=dg.DataVersion(data_version),
+                metadata={**frame_metadata(frame, preview_rows=10), "model_version": version},
+            )
+            return
+        sources = {t: model.source(t) for t in task.targets}
+        yield dg.Output(
             frame,
             data_version=dg.DataVersion(data_version),
-            metadata={**frame_metadata(frame, preview_rows=10), "model_version": version},
+            metadata={
+                **frame_metadata(frame, preview_rows=10),
+                "model_version": version,
+                **{f"source.{t}": s for t, s in sources.items()},
+            },
         )
+        yield served_as_decided(key, frame, sources_from_tags(dict(current.tags)), task)
 
     return output
+
+
+def served_as_decided(
+    key: dg.AssetKey, frame: pd.DataFrame, decided: dict[str, str], task: RegressionTask
+) -> dg.AssetCheckResult:
+    """Whether every target's published rows name the source the champion's gates decided (a version
+    from before per-target decisions serves the model for every target)."""
+    from pipelines.models import MODEL
+
+    published = frame.groupby("pollutant", observed=True)["source"].unique()
+    wrong = {
+        t: sorted(published.get(t, []))
+        for t in task.targets
+        if list(published.get(t, [])) != [decided.get(t, MODEL)]
+    }
+    return dg.AssetCheckResult(
+        check_name="served_as_decided",
+        asset_key=key,
+        passed=not wrong,
+        description="; ".join(f"{t}: served by the {decided.get(t, MODEL)}" for t in task.targets)
+        if not wrong
+        else "; ".join(
+            f"{t}: published {', '.join(v) or 'nothing'}, decided {decided.get(t, MODEL)}"
+            for t, v in wrong.items()
+        ),
+        metadata={f"source.{t}": decided.get(t, MODEL) for t in task.targets},
+    )
 
 
 def build_task_assets(spec: PipelineSpec, task: Task) -> list[dg.AssetsDefinition]:

@@ -50,12 +50,17 @@ def land_sample(args: argparse.Namespace) -> int:
         if spec.source.parsing.station_column
         else [spec.source.parsing.default_station or "site_1"]
     )
-    readings = simulate_readings(
-        stations,
-        pd.Timestamp(start),
-        pd.Timestamp(end) + pd.Timedelta(days=1),
-        args.seed,
-    )
+    try:
+        readings = simulate_readings(
+            stations,
+            pd.Timestamp(start),
+            pd.Timestamp(end) + pd.Timedelta(days=1),
+            args.seed,
+            args.scenario,
+        )
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     landing = clients_from_settings(settings).landing
     landing.ensure_exists()
     target = landing.path(spec.source.prefix or spec.name, f"sample_{start}_{end}.csv")

@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--stations", type=int, default=5, help="stations in the file, if its format names them")
     p.add_argument("--rows", type=int, default=5000, help="rows of a tabular pipeline's sample")
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        help="harder data, repeat for several (pipelines/simulator.py SCENARIOS): analyser_outage, "
+        "noisy_winter, diurnal_dominated",
+    )
     add_window_options(p, 365)
 
     p = command("serve", "cli.serve:serve", "run the prediction API (FastAPI on uvicorn)")

@@ -29,6 +29,21 @@ PROMOTED_BY_RUN_TAG = "promoted_by_run"
 CODE_VERSION_TAG = "code_version"
 DATA_VERSION_PREFIX = "data_version."
 GATE_PREFIX = "gate."
+# What serves each target of a forecast version (`source.no2`: model | baseline) and why (`source_reason.no2`).
+SOURCE_PREFIX = "source."
+SOURCE_REASON_PREFIX = "source_reason."
+
+
+def sources_from_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Per target, what serves it, from a model version's tags (empty for versions from before)."""
+    return {k.removeprefix(SOURCE_PREFIX): v for k, v in tags.items() if k.startswith(SOURCE_PREFIX)}
+
+
+def source_tags(sources: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """The version tags recording per target what serves it and why."""
+    return {f"{SOURCE_PREFIX}{t}": s for t, (s, _) in sources.items()} | {
+        f"{SOURCE_REASON_PREFIX}{t}": reason[:500] for t, (_, reason) in sources.items()
+    }
 
 
 def event_run_tags(envelope: Envelope) -> dict[str, str]:

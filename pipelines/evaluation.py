@@ -5,14 +5,14 @@ Metrics are plain dicts of floats so they go straight into MLflow, Dagster metad
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from pipelines.intervals import coverage
-from pipelines.models import ExceedanceModel, ForecastModel, brier
+from pipelines.models import BASELINE, MODEL, ExceedanceModel, ForecastModel, brier
 from pipelines.spec import ClassificationTask, RegressionTask
 from pipelines.training_set import baseline_column, exceedance_label_column, label_column
 
@@ -130,13 +130,74 @@ def _relative(value: float, reference: float) -> float:
     return 1 - value / reference if reference else 0.0
 
 
+def served_metrics(
+    model_predicted: pd.DataFrame,
+    baseline_predicted: pd.DataFrame,
+    rows: pd.DataFrame,
+    task: RegressionTask,
+    sources: dict[str, str],
+) -> dict[str, float]:
+    """`{t}.served_*`: the metrics of what serves each target (the model's or the baseline's forecasts),
+    `{t}.served_by_model` 1/0, and the baseline interval's `{t}.baseline_coverage` and width."""
+    served = model_predicted.copy()
+    for t in task.targets:
+        if sources[t] == BASELINE:
+            for column in (t, f"{t}_lower", f"{t}_upper"):
+                served[column] = baseline_predicted[column]
+    out: dict[str, float] = {}
+    baseline = forecast_metrics(baseline_predicted, rows, task)
+    for key, value in forecast_metrics(served, rows, task).items():
+        target, name = key.split(".", 1)
+        if not name.startswith("baseline_"):
+            out[f"{target}.served_{name}"] = value
+    for t in task.targets:
+        out[f"{t}.baseline_coverage"] = baseline[f"{t}.coverage"]
+        out[f"{t}.baseline_interval_width"] = baseline[f"{t}.interval_width"]
+        out[f"{t}.served_by_model"] = float(sources[t] == MODEL)
+    return out
+
+
+def target_sources(task: RegressionTask, candidate: dict[str, float]) -> dict[str, tuple[str, str]]:
+    """Per target, what serves it and why: the model when it beats the seasonal-naive baseline by the
+    spec's margin and its interval is calibrated, otherwise the baseline (never worse than naive). A task
+    without `per_target_sources` serves the model for every target (its gates then block as a whole)."""
+    metric, rule = task.promotion.metric, task.promotion
+    out = {}
+    for t in task.targets:
+        if not task.per_target_sources:
+            out[t] = (MODEL, "the task is gated as a whole")
+            continue
+        gain = _relative(candidate[f"{t}.{metric}"], candidate[f"{t}.baseline_{metric}"])
+        cov = candidate[f"{t}.coverage"]
+        problems = []
+        if gain < rule.min_improvement_over_baseline:
+            problems.append(
+                f"model {metric} {gain:+.1%} over seasonal naive (need ≥ {rule.min_improvement_over_baseline:.0%})"
+            )
+        if abs(cov - task.interval_level) > task.coverage_tolerance:
+            problems.append(
+                f"model interval covers {cov:.1%} (nominal {task.interval_level:.0%} ± {task.coverage_tolerance:.0%})"
+            )
+        if problems:
+            out[t] = (BASELINE, "; ".join(problems))
+        else:
+            out[t] = (MODEL, f"model {metric} {gain:+.1%} over seasonal naive, interval covers {cov:.1%}")
+    return out
+
+
 def forecast_gates(
     task: RegressionTask,
     candidate: dict[str, float],
     champion: dict[str, float] | None,
     champion_version: str | None,
 ) -> list[Gate]:
+    """The three gates. Gated per target (`per_target_sources`), beats_baseline and calibrated pass when at
+    least one target is served by the model (the others by the baseline), and beats_champion compares what
+    each target would serve with what the champion serves for it."""
     metric, rule = task.promotion.metric, task.promotion
+    per_target = task.per_target_sources
+    sources = target_sources(task, candidate)
+    served = [t for t in task.targets if sources[t][0] == MODEL]
     gates = []
     notes, ok, meta = [], True, {}
     for t in task.targets:
@@ -146,8 +207,9 @@ def forecast_gates(
         notes.append(
             f"{t}: {metric} {candidate[f'{t}.{metric}']:.3f} vs seasonal-naive {candidate[f'{t}.baseline_{metric}']:.3f}"
             f" ({gain:+.1%}, need ≥ {rule.min_improvement_over_baseline:.0%})"
+            + (f" → served by the {sources[t][0]}" if per_target else "")
         )
-    gates.append(Gate("beats_baseline", bool(ok), "; ".join(notes), meta))
+    gates.append(Gate("beats_baseline", bool(served) if per_target else bool(ok), "; ".join(notes), meta))
 
     if champion is None:
         gates.append(
@@ -160,24 +222,37 @@ def forecast_gates(
         )
     else:
         notes, ok, meta = [], True, {}
+        # What the candidate would serve against what the champion serves (its metrics are of its served forecasts).
+        mine = "served_" if per_target else ""
         for t in task.targets:
-            gain = _relative(candidate[f"{t}.{metric}"], champion[f"{t}.{metric}"])
+            value = candidate[f"{t}.{mine}{metric}"]
+            gain = _relative(value, champion[f"{t}.{metric}"])
             meta[f"{t}.improvement_over_champion"] = gain
             ok &= gain >= rule.min_improvement_over_champion
             notes.append(
-                f"{t}: {metric} {candidate[f'{t}.{metric}']:.3f} vs champion v{champion_version} "
+                f"{t}: {metric} {value:.3f} vs champion v{champion_version} "
                 f"{champion[f'{t}.{metric}']:.3f} ({gain:+.1%}, need ≥ {rule.min_improvement_over_champion:.0%})"
             )
         gates.append(Gate("beats_champion", bool(ok), "; ".join(notes), meta))
 
     notes, ok, meta = [], True, {}
     for t in task.targets:
-        cov = candidate[f"{t}.coverage"]
-        meta[f"{t}.coverage"] = cov
+        cov, width = candidate[f"{t}.coverage"], candidate[f"{t}.interval_width"]
+        meta[f"{t}.coverage"], meta[f"{t}.interval_width"] = cov, width
         ok &= abs(cov - task.interval_level) <= task.coverage_tolerance
-        notes.append(f"{t}: {cov:.1%} of holdout values inside the {task.interval_level:.0%} interval")
+        note = f"{t}: {cov:.1%} of holdout values inside the {task.interval_level:.0%} interval (mean width {width:.3g})"
+        if per_target and sources[t][0] == BASELINE:
+            note += (
+                f", served by the baseline: {candidate[f'{t}.baseline_coverage']:.1%} "
+                f"(mean width {candidate[f'{t}.baseline_interval_width']:.3g})"
+            )
+        notes.append(note)
     tolerance = f"nominal {task.interval_level:.0%} ± {task.coverage_tolerance:.0%}"
-    gates.append(Gate("calibrated", bool(ok), "; ".join(notes) + f" ({tolerance})", meta))
+    gates.append(
+        Gate(
+            "calibrated", bool(served) if per_target else bool(ok), "; ".join(notes) + f" ({tolerance})", meta
+        )
+    )
     return gates
 
 
@@ -232,13 +307,14 @@ def exceedance_gates(
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A candidate on the holdout: its metrics, the champion's on the same rows, the gates' verdicts, and
-    for a forecast model its holdout predictions (for the residual figure)."""
+    """A candidate on the holdout: its metrics, the champion's on the same rows, the gates' verdicts, for a
+    forecast model its holdout predictions (for the residual figure) and per target what serves it and why."""
 
     metrics: dict[str, float]
     champion_metrics: dict[str, float] | None
     gates: list[Gate]
     predicted: pd.DataFrame | None
+    sources: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def evaluate_candidate(
@@ -260,7 +336,12 @@ def evaluate_candidate(
 
     metrics, predicted = score(candidate)
     champion_metrics = score(champion)[0] if champion is not None else None
-    judge = forecast_gates if isinstance(task, RegressionTask) else exceedance_gates
-    return Evaluation(
-        metrics, champion_metrics, judge(task, metrics, champion_metrics, champion_version), predicted
-    )
+    if not isinstance(task, RegressionTask):
+        gates = exceedance_gates(task, metrics, champion_metrics, champion_version)
+        return Evaluation(metrics, champion_metrics, gates, predicted)
+    sources = target_sources(task, metrics)
+    if task.per_target_sources:
+        baseline = candidate.with_sources(dict.fromkeys(task.targets, BASELINE)).predict_frame(rows)
+        metrics |= served_metrics(predicted, baseline, rows, task, {t: s for t, (s, _) in sources.items()})
+    gates = forecast_gates(task, metrics, champion_metrics, champion_version)
+    return Evaluation(metrics, champion_metrics, gates, predicted, sources)

@@ -44,6 +44,35 @@ def current_value_column(column: str) -> str:
     return f"{column}_lag0"
 
 
+def baseline_column(target: str) -> str:
+    """The seasonal-naive forecast of `target` for the hour being forecast (its value a day before)."""
+    return f"baseline_{target}"
+
+
+def seasonal_naive_lag(horizons: np.ndarray | Sequence[int]) -> np.ndarray:
+    """Hours before the origin of the seasonal-naive value for each horizon: the same hour on the
+    latest day the origin has seen (24 h before the target hour, 48 h for horizons 25..48, …)."""
+    h = np.asarray(horizons, dtype=int)
+    return 24 * np.ceil(h / 24).astype(int) - h
+
+
+def _baseline_targets(spec: PipelineSpec) -> list[str]:
+    """Targets of the tasks that may serve the seasonal-naive baseline (`per_target_sources`)."""
+    out: list[str] = []
+    for task in spec.tasks:
+        if isinstance(task, RegressionTask) and task.per_target_sources:
+            out += [t for t in task.targets if t not in out]
+    return out
+
+
+def _baseline_lags(spec: PipelineSpec) -> list[int]:
+    lags: set[int] = set()
+    for task in spec.tasks:
+        if isinstance(task, RegressionTask) and task.per_target_sources:
+            lags |= set(seasonal_naive_lag(task.horizons).tolist())
+    return sorted(lags)
+
+
 def origin_feature_columns(spec: PipelineSpec) -> list[str]:
     names: list[str] = []
     for col in _lagged(spec):
@@ -63,7 +92,9 @@ def horizon_feature_columns(spec: PipelineSpec) -> list[str]:
 def model_feature_columns(spec: PipelineSpec, task: RegressionTask | ClassificationTask) -> list[str]:
     """The model's input columns (its signature), in order."""
     if isinstance(task, RegressionTask):
-        return origin_feature_columns(spec) + horizon_feature_columns(spec)
+        # The baseline columns come last: the estimators take the columns before them (pipelines/models.py).
+        baselines = [baseline_column(t) for t in task.targets] if task.per_target_sources else []
+        return origin_feature_columns(spec) + horizon_feature_columns(spec) + baselines
     return origin_feature_columns(spec)
 
 
@@ -89,9 +120,11 @@ def build_features(clean: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
         st: np.repeat(np.asarray(stations, dtype=object), len(hours)),
         ts: hours[np.tile(np.arange(len(hours)), len(stations))],
     }
+    baseline_targets = _baseline_targets(spec)
     for col in _lagged(spec):
         values = wide(col)
-        for lag in _lags(spec):
+        lags = sorted({*_lags(spec), *(_baseline_lags(spec) if col in baseline_targets else [])})
+        for lag in lags:
             out[f"{col}_lag{lag}"] = values.shift(lag).to_numpy().ravel(order="F")
         for window in spec.features.rolling_windows:
             rolling = values.rolling(window, min_periods=max(1, window // 2))
@@ -109,8 +142,18 @@ def build_features(clean: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
 def expand_horizons(
     features: pd.DataFrame, horizons: np.ndarray | Sequence[int], spec: PipelineSpec
 ) -> pd.DataFrame:
-    """Add the forecast hour to each origin row: `horizon` and the calendar of origin + horizon."""
-    return features.assign(**horizon_columns(features[spec.timestamp_column], horizons, spec))
+    """Add the forecast hour to each origin row: `horizon` and the calendar of origin + horizon, and for
+    targets that may serve the seasonal-naive baseline, its value (from the origin's lags)."""
+    columns = horizon_columns(features[spec.timestamp_column], horizons, spec)
+    targets = _baseline_targets(spec)
+    if targets:
+        lag = seasonal_naive_lag(np.broadcast_to(np.asarray(horizons), len(features)))
+        rows = np.arange(len(features))
+        for target in targets:
+            lagged = features[[f"{target}_lag{k}" for k in _baseline_lags(spec)]].to_numpy(dtype=float)
+            position = np.searchsorted(_baseline_lags(spec), lag)
+            columns[baseline_column(target)] = lagged[rows, position]
+    return features.assign(**columns)
 
 
 def horizon_columns(

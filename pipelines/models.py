@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipelines.features import model_feature_columns
-from pipelines.intervals import halfwidths_by_horizon, lookup_halfwidths
+from pipelines.intervals import halfwidths_by_horizon, lookup_halfwidths, recency_weights
 from pipelines.spec import (
     ClassificationTask,
     ModelCandidate,
@@ -63,6 +63,13 @@ def build_estimator(candidate: ModelCandidate, kind: str, seed: int = 0) -> Pipe
             f"candidate '{candidate.name}': algorithm '{candidate.algorithm}' cannot do {kind}"
         ) from None
     params = dict(candidate.params)
+    if candidate.loss is not None and kind == "regression":
+        if candidate.algorithm == "random_forest":
+            params.setdefault("criterion", candidate.loss)
+        else:
+            params.setdefault("loss", candidate.loss)
+            if candidate.loss == "quantile":
+                params.setdefault("quantile", candidate.quantile)
     if "random_state" in cls().get_params():
         params.setdefault("random_state", seed)
     try:
@@ -102,8 +109,8 @@ def requested_candidate(
             f"algorithm {algorithm!r} is not a candidate of {spec.name}.{task.name}; allowed: {sorted(allowed)}"
         )
     base = allowed[algorithm]
-    candidate = ModelCandidate(
-        name=f"{base.name}_requested", algorithm=base.algorithm, params={**base.params, **params}
+    candidate = base.model_copy(
+        update={"name": f"{base.name}_requested", "params": {**base.params, **params}}
     )
     kind = "classification" if isinstance(task, ClassificationTask) else "regression"
     try:
@@ -132,9 +139,28 @@ def _predict_proba(estimator: Pipeline, x: Any) -> np.ndarray:
     return estimator.predict_proba(x)
 
 
+MODEL, BASELINE = "model", "baseline"
+
+
+def trailing_mean_column(target: str) -> str:
+    """The feature a `relative_to_trailing_mean` target is predicted relative to."""
+    return f"{target}_mean24h"
+
+
 class ForecastModel(mlflow.pyfunc.PythonModel):
     """Point forecasts plus normalized split-conformal intervals for each target: the half-width is a
-    calibrated multiple (per horizon) of the row's predicted difficulty. Output `{t}`, `{t}_lower`, `{t}_upper`."""
+    calibrated multiple (per horizon) of the row's predicted difficulty. Output `{t}`, `{t}_lower`, `{t}_upper`.
+
+    With per-target sources, the inputs end with each target's seasonal-naive value (`baseline_{t}`) and the
+    model also holds that baseline's calibrated half-widths; `sources` names what serves each target
+    (the gates decide it after training; `with_sources` applies the decision)."""
+
+    # Class defaults: versions pickled before these attributes existed load as model-only, untransformed.
+    transforms: dict[str, str] = {}
+    offset_fill: dict[str, float] = {}
+    baseline_halfwidths: dict[str, dict[int, float]] = {}
+    sources: dict[str, str] = {}
+    estimator_columns: int = 1 << 30
 
     def __init__(
         self,
@@ -143,20 +169,45 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         halfwidths: dict[str, dict[int, float]],
         feature_columns: list[str],
         interval_level: float,
+        transforms: dict[str, str] | None = None,
+        offset_fill: dict[str, float] | None = None,
+        baseline_halfwidths: dict[str, dict[int, float]] | None = None,
     ) -> None:
         self.estimators = estimators
         self.difficulty = difficulty
         self.halfwidths = halfwidths
         self.feature_columns = feature_columns
         self.interval_level = interval_level
+        self.transforms = transforms or {}
+        self.offset_fill = offset_fill or {}
+        self.baseline_halfwidths = baseline_halfwidths or {}
+        self.sources = {}
+        self.estimator_columns = len(feature_columns) - len(self.baseline_halfwidths)
 
     @property
     def targets(self) -> list[str]:
         return list(self.estimators)
 
+    def source(self, target: str) -> str:
+        return self.sources.get(target, MODEL)
+
+    def with_sources(self, sources: dict[str, str]) -> ForecastModel:
+        """A copy serving each target from `sources` (model | baseline; unnamed targets: model)."""
+        unknown = {t: s for t, s in sources.items() if s == BASELINE and t not in self.baseline_halfwidths}
+        if unknown:
+            raise ValueError(f"no seasonal-naive baseline was calibrated for {', '.join(unknown)}")
+        copy = object.__new__(ForecastModel)
+        copy.__dict__.update(self.__dict__, sources={t: sources.get(t, MODEL) for t in self.targets})
+        return copy
+
     def predict_frame(self, inputs: pd.DataFrame) -> pd.DataFrame:
         x = inputs[self.feature_columns].astype(float)
         return pd.DataFrame(self.predict_columns(x, x["horizon"].to_numpy()), index=inputs.index)
+
+    def _column(self, x: Any, name: str) -> np.ndarray:
+        if isinstance(x, pd.DataFrame):
+            return x[name].to_numpy(dtype=float)
+        return np.asarray(x[:, self.feature_columns.index(name)], dtype=float)
 
     def predict_columns(
         self, x: Any, horizons: np.ndarray, predict: Callable[[Pipeline, Any], np.ndarray] | None = None
@@ -164,14 +215,43 @@ class ForecastModel(mlflow.pyfunc.PythonModel):
         """The outputs for feature rows `x` (in `feature_columns` order); `predict(estimator, x)` may
         replace scikit-learn's own call with an equivalent faster one (the API does, for small batches)."""
         predict = predict or _predict
+        inputs = x
+        if self.estimator_columns < len(self.feature_columns):  # the estimators take those before baselines
+            n = self.estimator_columns
+            inputs = x.iloc[:, :n] if isinstance(x, pd.DataFrame) else x[:, :n]
         out = {}
         for target, estimator in self.estimators.items():
-            point = predict(estimator, x)
-            width = lookup_halfwidths(self.halfwidths[target], horizons) * np.exp(
-                predict(self.difficulty[target], x)
-            )
+            if self.source(target) == BASELINE:
+                point = self._column(x, baseline_column(target))
+                width = lookup_halfwidths(self.baseline_halfwidths[target], horizons)
+            else:
+                point = self.inverse_transform(target, predict(estimator, inputs), x)
+                width = lookup_halfwidths(self.halfwidths[target], horizons) * np.exp(
+                    predict(self.difficulty[target], inputs)
+                )
             out[target], out[f"{target}_lower"], out[f"{target}_upper"] = point, point - width, point + width
         return out
+
+    def _offset(self, target: str, x: Any) -> np.ndarray:
+        offset = self._column(x, trailing_mean_column(target))
+        return np.where(np.isnan(offset), self.offset_fill.get(target, 0.0), offset)
+
+    def transform(self, target: str, y: np.ndarray, x: Any) -> np.ndarray:
+        """The target as the estimator learns it."""
+        kind = self.transforms.get(target, "none")
+        if kind == "relative_to_trailing_mean":
+            return y - self._offset(target, x)
+        if kind == "log1p":
+            return np.log1p(np.clip(y, 0, None))
+        return y
+
+    def inverse_transform(self, target: str, fitted: np.ndarray, x: Any) -> np.ndarray:
+        kind = self.transforms.get(target, "none")
+        if kind == "relative_to_trailing_mean":
+            return fitted + self._offset(target, x)
+        if kind == "log1p":
+            return np.expm1(fitted)
+        return fitted
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -228,54 +308,91 @@ def _labelled(
     return training_set.loc[rows, columns], training_set.loc[rows, label]
 
 
+def _calibration_weights(
+    training_set: pd.DataFrame, index: pd.Index, spec: PipelineSpec, task: RegressionTask
+) -> np.ndarray | None:
+    """The weight of each calibration row's residual in the conformal quantile: none (all equal) for
+    `conformal`; for `recent_weighted`, halving every `interval_half_life_days` before the latest target
+    hour. Realized errors of archived forecasts, once they exist, are the most recent residuals of all and
+    join the calibration residuals here with their own target hours."""
+    if task.interval_method != "recent_weighted":
+        return None
+    origins = pd.DatetimeIndex(training_set.loc[index, spec.timestamp_column])
+    hours = training_set.loc[index, "horizon"].to_numpy(dtype=float)
+    target_times = (origins + pd.to_timedelta(hours, unit="h")).tz_localize(None).to_numpy()
+    return recency_weights(target_times, task.interval_half_life_days * 24)
+
+
 def train_forecast_model(
     training_set: pd.DataFrame,
     spec: PipelineSpec,
     task: RegressionTask,
     candidates: list[ModelCandidate] | None = None,
 ) -> tuple[ForecastModel, TrainingReport]:
-    """Fit every candidate on `train`, pick the best skill (MAE relative to the seasonal-naive baseline,
-    averaged over targets) on `calibration`, then calibrate its intervals: a difficulty model learnt from
-    the train residuals scales each row, and conformal multiples per horizon come from `calibration`."""
+    """Fit every candidate on `train` (with its loss and target transform), pick the best skill (MAE
+    relative to the seasonal-naive baseline, averaged over targets) on `calibration`, then calibrate its
+    intervals: a difficulty model learnt from the train residuals scales each row, and conformal multiples
+    per horizon come from `calibration`. With `per_target_sources`, the seasonal-naive baseline's own
+    conformal half-widths are calibrated on the same rows."""
     columns = model_feature_columns(spec, task)
+    n_inputs = len(columns) - (len(task.targets) if task.per_target_sources else 0)
+
+    def inputs(x: pd.DataFrame) -> pd.DataFrame:  # without the baseline columns, if any
+        return x if n_inputs == len(columns) else x.iloc[:, :n_inputs]
+
     train, calib = {}, {}
     for target in task.targets:
         train[target] = _labelled(training_set, "train", label_column(target), columns)
         if train[target][0].empty:
             raise ValueError(f"no training rows with a label for '{target}'")
         calib[target] = _labelled(training_set, "calibration", label_column(target), columns)
-    best: tuple[float, str, dict[str, Pipeline], dict[str, np.ndarray]] | None = None
+    relative = any(c.target_transform == "relative_to_trailing_mean" for c in candidates or task.candidates)
+    offset_fill = {t: float(train[t][1].median()) for t in task.targets} if relative else {}
+    best: tuple[float, ForecastModel, dict[str, np.ndarray]] | None = None
     scores: dict[str, float] = {}
     details: dict[str, float] = {}
+    chosen = ""
     for candidate in candidates or task.candidates:
-        fitted, residuals, skills = {}, {}, []
+        shell = ForecastModel(
+            {}, {}, {}, columns, task.interval_level,
+            {t: candidate.target_transform for t in task.targets}, offset_fill,
+        )  # fmt: skip
+        residuals, skills = {}, []
         for target in task.targets:
             x, y = train[target]
-            estimator = build_estimator(candidate, "regression").fit(x, y)
+            fit_y = shell.transform(target, y.to_numpy(dtype=float), x)
+            estimator = build_estimator(candidate, "regression").fit(inputs(x), fit_y)
             cal_x, cal_y = calib[target]
             observed = cal_y.to_numpy()
-            residuals[target] = np.abs(observed - estimator.predict(cal_x))
+            predicted = shell.inverse_transform(target, estimator.predict(inputs(cal_x)), cal_x)
+            residuals[target] = np.abs(observed - predicted)
             base = training_set.loc[cal_y.index, baseline_column(target)].to_numpy()
             ok = ~np.isnan(base)
             base_mae = float(np.mean(np.abs(observed[ok] - base[ok])))
             mae = float(np.mean(residuals[target]))
             details[f"{candidate.name}.{target}.calibration_mae"] = mae
             skills.append(mae / base_mae if base_mae > 0 else float("inf"))
-            fitted[target] = estimator
+            shell.estimators[target] = estimator
         scores[candidate.name] = float(np.mean(skills))
         if best is None or scores[candidate.name] < best[0]:
-            best = (scores[candidate.name], candidate.name, fitted, residuals)
+            best, chosen = (scores[candidate.name], shell, residuals), candidate.name
     assert best is not None
-    _, chosen, estimators, residuals = best
-    widths, difficulty = {}, {}
+    _, model, residuals = best
     for target in task.targets:
         x, y = train[target]
-        train_residuals = np.abs(y.to_numpy() - estimators[target].predict(x))
-        difficulty[target] = fit_difficulty_model(x, train_residuals)
-        cal_x, _ = calib[target]
-        conformity = residuals[target] / np.exp(difficulty[target].predict(cal_x))
-        widths[target] = halfwidths_by_horizon(conformity, cal_x["horizon"].to_numpy(), task.interval_level)
-    model = ForecastModel(estimators, difficulty, widths, columns, task.interval_level)
+        fitted = model.inverse_transform(target, model.estimators[target].predict(inputs(x)), x)
+        model.difficulty[target] = fit_difficulty_model(inputs(x), np.abs(y.to_numpy() - fitted))
+        cal_x, cal_y = calib[target]
+        weights = _calibration_weights(training_set, cal_y.index, spec, task)
+        horizons = cal_x["horizon"].to_numpy()
+        conformity = residuals[target] / np.exp(model.difficulty[target].predict(inputs(cal_x)))
+        model.halfwidths[target] = halfwidths_by_horizon(conformity, horizons, task.interval_level, weights)
+        if task.per_target_sources:
+            base_residuals = np.abs(cal_y.to_numpy() - cal_x[baseline_column(target)].to_numpy(dtype=float))
+            model.baseline_halfwidths[target] = halfwidths_by_horizon(
+                base_residuals, horizons, task.interval_level, weights
+            )
+    model.estimator_columns = n_inputs
     return model, TrainingReport(chosen=chosen, scores=scores, details=details)
 
 

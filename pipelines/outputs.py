@@ -3,6 +3,7 @@ station from its latest observed hour, stamped with the model version that made 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -12,10 +13,15 @@ from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
 
 
 def forecast_table(
-    inputs: pd.DataFrame, predicted: pd.DataFrame, spec: PipelineSpec, task: RegressionTask
+    inputs: pd.DataFrame,
+    predicted: pd.DataFrame,
+    spec: PipelineSpec,
+    task: RegressionTask,
+    model_source: Callable[[str], str],
 ) -> pd.DataFrame:
-    """One row per station, target hour and pollutant: the prediction and its interval. `inputs` are the
-    model inputs (`forecast_inputs`), `predicted` the model's `predict_frame` of them."""
+    """One row per station, target hour and pollutant: the prediction, its interval and its source (model
+    or seasonal-naive baseline). `inputs` are the model inputs (`forecast_inputs`), `predicted` the model's
+    `predict_frame` of them, `model_source(target)` what made them."""
     st, ts = spec.station_column, spec.timestamp_column
     return pd.concat(
         [
@@ -30,6 +36,7 @@ def forecast_table(
                     "lower": predicted[f"{target}_lower"].to_numpy(),
                     "upper": predicted[f"{target}_upper"].to_numpy(),
                     "interval_level": task.interval_level,
+                    "source": model_source(target),
                 }
             )
             for target in task.targets
@@ -67,7 +74,7 @@ def output_table(
     """The task's output from the latest features with `model` (a ForecastModel or ExceedanceModel)."""
     if isinstance(task, RegressionTask):
         inputs = forecast_inputs(features, spec, task)
-        frame = forecast_table(inputs, model.predict_frame(inputs), spec, task)
+        frame = forecast_table(inputs, model.predict_frame(inputs), spec, task, model.source)
     else:
         latest = latest_observed(features, spec, [task.target])
         frame = exceedance_table(latest, model.predict_frame(latest)["probability"].to_numpy(), spec, task)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,15 @@ _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 _S_TEMP_SLOW, _S_TEMP_FAST, _S_HUMID, _S_WIND, _S_NOX, _S_NO2, _S_CO, _S_BENZ = range(1, 9)
 _S_GAP_HOUR, _S_GAP_DAY, _S_SENTINEL, _S_FAULT, _S_DUP = range(20, 25)
 _S_STATION = 40
+_S_OUTAGE, _S_SHAPE = 50, 60
+
+Scenario = Literal["analyser_outage", "noisy_winter", "diurnal_dominated"]
+SCENARIOS: tuple[str, ...] = get_args(Scenario)
+"""Harder data, as real networks have it (declared per simulator source or passed by a benchmark):
+- analyser_outage: CO's analyser is out for 3-10 days at a time, roughly one stretch in every 40 days;
+- noisy_winter: the pollutants' noise is up to twice as large in winter as in summer;
+- diurnal_dominated: CO follows a daily shape that changes only slowly from day to day, so "the same hour
+  yesterday" is hard to beat (the features see only a few of yesterday's hours)."""
 
 POLLUTANTS = ("co", "no2", "nox", "benzene")
 COLUMNS = ("co", "no2", "nox", "benzene", "temperature", "relative_humidity", "absolute_humidity")
@@ -67,10 +77,23 @@ def _station_key(stations: Sequence[str]) -> np.ndarray:
     return np.array([zlib.crc32(s.encode()) for s in stations], dtype=np.uint64)
 
 
+def _analyser_out(seed: int, station: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Whether the analyser is out on `day`: one stretch of 3-10 days at a random place in every 40 days."""
+    block, offset = np.floor_divide(day, 40), np.mod(day, 40)
+    first = np.floor(_uniform(seed, _S_OUTAGE, station, block) * 30)
+    length = 3 + np.floor(_uniform(seed, _S_OUTAGE + 1, station, block) * 8)
+    return (offset >= first) & (offset < first + length)
+
+
 def simulate_readings(
-    stations: Sequence[str], start: pd.Timestamp, end: pd.Timestamp, seed: int
+    stations: Sequence[str],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    seed: int,
+    scenarios: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Hourly readings for `stations` in [start, end), as the network reports them (gaps, -200s, dupes).
+    """Hourly readings for `stations` in [start, end), as the network reports them (gaps, -200s, dupes),
+    with the harder `scenarios` (see SCENARIOS) on top.
 
     Columns: station, timestamp (UTC), co (mg/m3), no2 (ug/m3), nox (ppb), benzene (ug/m3),
     temperature (degC), relative_humidity (%), absolute_humidity (g/m3).
@@ -121,10 +144,27 @@ def simulate_readings(
     wind = np.exp(0.35 * _smooth_noise(seed, _S_WIND, skey, hour, 36))
     dispersion = (1 + 0.35 * season) / wind
 
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        raise ValueError(f"unknown simulator scenarios {unknown}; known: {', '.join(SCENARIOS)}")
+    noise = 1 + np.clip(season, 0, None) if "noisy_winter" in scenarios else 1.0
     years = (hour - 473_352) / 8766.0  # years since 2024-01-01
-    nox = level * (35 + 300 * traffic) * dispersion * np.exp(0.15 * _normal(seed, _S_NOX, skey, hour))
-    no2 = (14 + 0.42 * nox**0.93) * np.exp(0.08 * _normal(seed, _S_NO2, skey, hour)) * (1 + drift * years)
-    co = (0.15 + 0.0072 * nox) * np.exp(0.10 * _normal(seed, _S_CO, skey, hour)) * (1 - 0.5 * drift * years)
+    nox = level * (35 + 300 * traffic) * dispersion * np.exp(0.15 * noise * _normal(seed, _S_NOX, skey, hour))
+    no2 = (
+        (14 + 0.42 * nox**0.93)
+        * np.exp(0.08 * noise * _normal(seed, _S_NO2, skey, hour))
+        * (1 + drift * years)
+    )
+    co = (
+        (0.15 + 0.0072 * nox)
+        * np.exp(0.10 * noise * _normal(seed, _S_CO, skey, hour))
+        * (1 - 0.5 * drift * years)
+    )
+    if "diurnal_dominated" in scenarios:
+        # One slowly changing level per station and hour of day: yesterday's same hour knows it, the model's
+        # few lags do not.
+        shape_key = skey ^ (hod.astype(np.uint64) * np.uint64(0x9E3779B1))
+        co = co * np.exp(0.6 * _smooth_noise(seed, _S_SHAPE, shape_key, day, 9))
     benzene = (0.4 + 0.026 * nox) * np.exp(0.12 * _normal(seed, _S_BENZ, skey, hour))
 
     values = {
@@ -142,6 +182,8 @@ def simulate_readings(
         lost = _uniform(seed, _S_SENTINEL + 100 * i, skey, hour) < 0.015
         if name in POLLUTANTS:
             lost |= fault
+        if name == "co" and "analyser_outage" in scenarios:
+            lost |= _analyser_out(seed, skey, day)
         values[name] = np.where(lost, SENTINEL, values[name])
 
     frame = pd.DataFrame(

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipelines.simulator import Scenario
+
 SPECS_DIR = Path(__file__).parent / "specs"
 
 
@@ -83,6 +85,10 @@ class SimulatorSource(_Strict):
     kind: Literal["simulator"]
     stations: int = Field(5, ge=1, le=10_000)
     seed: int = 42
+    scenarios: list[Scenario] = Field(
+        default_factory=list,
+        description="Harder data on top of the default network (pipelines/simulator.py).",
+    )
 
 
 class FilesSource(_Strict):
@@ -116,6 +122,27 @@ class ModelCandidate(_Strict):
     name: str
     algorithm: Literal["hist_gradient_boosting", "random_forest", "ridge", "logistic_regression"]
     params: dict[str, Any] = Field(default_factory=dict)
+    loss: Literal["squared_error", "absolute_error", "quantile"] | None = Field(
+        None,
+        description="Training loss of a regression tree model; absolute_error matches an MAE promotion rule. "
+        "Default: the algorithm's own (squared error).",
+    )
+    quantile: float = Field(0.5, gt=0, lt=1, description="The quantile fitted when loss is `quantile`.")
+    target_transform: Literal["none", "relative_to_trailing_mean", "log1p"] = Field(
+        "none",
+        description="Fit the target as it is, relative to its trailing 24 h mean (added back; trees cannot "
+        "extrapolate past the levels they saw), or as log(1 + y) for right-skewed pollutants.",
+    )
+
+    @model_validator(mode="after")
+    def _loss_fits_algorithm(self) -> ModelCandidate:
+        allowed = {
+            "hist_gradient_boosting": {"squared_error", "absolute_error", "quantile"},
+            "random_forest": {"squared_error", "absolute_error"},
+        }
+        if self.loss is not None and self.loss not in allowed.get(self.algorithm, set()):
+            raise ValueError(f"loss '{self.loss}' is not available for algorithm '{self.algorithm}'")
+        return self
 
 
 class PromotionRule(_Strict):
@@ -139,6 +166,17 @@ class RegressionTask(_Strict):
     candidates: list[ModelCandidate]
     promotion: PromotionRule
     output_asset: str = "forecasts"
+    per_target_sources: bool = Field(
+        False,
+        description="Gate each target on its own: a target whose model fails its gates is served by the "
+        "seasonal-naive baseline with its own calibrated interval, the others by the model.",
+    )
+    interval_method: Literal["conformal", "recent_weighted"] = Field(
+        "conformal",
+        description="`conformal`: every calibration residual counts the same. `recent_weighted`: residuals "
+        "weigh less the older they are (half-life `interval_half_life_days`), for seasons that shift.",
+    )
+    interval_half_life_days: float = Field(7.0, gt=0)
 
 
 class ClassificationTask(_Strict):
@@ -220,6 +258,18 @@ class PipelineSpec(_Strict):
             for target in targets:
                 if target not in known:
                     problems.append(f"tasks.{task.name}: unknown target column '{target}'")
+            relative = [c.name for c in task.candidates if c.target_transform == "relative_to_trailing_mean"]
+            if relative and not (
+                24 in self.features.rolling_windows and "mean" in self.features.rolling_stats
+            ):
+                problems.append(
+                    f"tasks.{task.name}: candidates {', '.join(relative)} predict relative to the trailing 24 h "
+                    "mean: features need rolling_windows with 24 and rolling_stats with mean"
+                )
+            if isinstance(task, ClassificationTask) and any(
+                c.loss or c.target_transform != "none" for c in task.candidates
+            ):
+                problems.append(f"tasks.{task.name}: loss and target_transform are for regression tasks")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.features import current_value_column, horizon_columns
+from pipelines.features import baseline_column, current_value_column, horizon_columns
 from pipelines.spec import ClassificationTask, PipelineSpec, RegressionTask
 
 SPLITS = ("train", "calibration", "holdout")
@@ -19,10 +19,6 @@ SPLITS = ("train", "calibration", "holdout")
 
 def label_column(target: str) -> str:
     return f"label_{target}"
-
-
-def baseline_column(target: str) -> str:
-    return f"baseline_{target}"
 
 
 def exceedance_label_column(task: ClassificationTask) -> str:

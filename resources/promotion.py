@@ -12,7 +12,7 @@ from resources.events import EventBus
 from resources.mlflow_registry import ChampionChange, MlflowRegistry
 from resources.unavailable import ServiceUnavailable
 
-HEADLINE_METRICS = ("mae", "rmse", "coverage", "brier", "roc_auc")
+HEADLINE_METRICS = ("mae", "rmse", "coverage", "interval_width", "served_by_model", "brier", "roc_auc")
 
 
 def headline_metrics(metrics: dict[str, float]) -> dict[str, float]:

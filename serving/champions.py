@@ -24,14 +24,15 @@ from pika.exceptions import AMQPError
 
 from events.bus import connect, declare_exchanges
 from events.envelope import InvalidEvent, ModelPromoted, parse_event
+from events.tags import sources_from_tags
 from pipelines.keys import PipelineKeys
-from pipelines.models import ExceedanceModel, ForecastModel
+from pipelines.models import MODEL, ExceedanceModel, ForecastModel
 from pipelines.spec import AnySpec, ClassificationTask, RegressionTask, TabularTask
 from pipelines.tabular_models import TabularModel
 from resources.mlflow_registry import MlflowRegistry
 from resources.unavailable import ServiceUnavailable
 from serving.fast_trees import SMALL_BATCH, CompiledTrees, compile_pipelines
-from serving.observability import MODEL_LOAD_SECONDS, MODEL_LOADS, MODEL_VERSION
+from serving.observability import FORECAST_SERVED_BY_MODEL, MODEL_LOAD_SECONDS, MODEL_LOADS, MODEL_VERSION
 
 log = logging.getLogger("mlops.api.models")
 
@@ -55,6 +56,13 @@ class Champion:
     loaded_at: dt.datetime
 
     compiled: CompiledTrees | None = None
+
+    @property
+    def sources(self) -> dict[str, str] | None:
+        """For a forecast, what serves each target (model | baseline); None for a classifier."""
+        if self.kind != "regression":
+            return None
+        return {t: self.model.source(t) for t in self.model.targets}
 
     def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Rows of feature values in `feature_columns` order → one array per output column."""
@@ -87,7 +95,8 @@ class Champion:
         return rows <= SMALL_BATCH and self.compiled is not None
 
     def _frame(self, x: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(x, columns=list(self.feature_columns), copy=False)
+        # A forecast model's estimators take the columns before its seasonal-naive inputs.
+        return pd.DataFrame(x, columns=list(self.feature_columns[: x.shape[1]]), copy=False)
 
     def with_compiled_trees(self) -> Champion:
         """This champion with its tree ensembles compiled for small batches, if they reproduce
@@ -184,6 +193,8 @@ class ChampionStore:
             return None
         began = time.perf_counter()
         model = self.registry.load_python_model(f"models:/{name}/{alias.version}")
+        if sources := sources_from_tags(dict(alias.tags)):
+            model = model.with_sources(sources)
         run = self.registry.get_run(alias.run_id)
         champion = Champion(
             pipeline=pipeline,
@@ -211,6 +222,8 @@ class ChampionStore:
         MODEL_LOAD_SECONDS.labels(pipeline, task_name).observe(time.perf_counter() - began)
         MODEL_LOADS.labels(pipeline, task_name, "swapped" if current else "loaded").inc()
         MODEL_VERSION.labels(pipeline, task_name).set(float(alias.version))
+        for target, source in (champion.sources or {}).items():
+            FORECAST_SERVED_BY_MODEL.labels(pipeline, task_name, target).set(float(source == MODEL))
         log.info(
             "serving %s version %s (was %s)", name, champion.version, current.version if current else "none"
         )

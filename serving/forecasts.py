@@ -136,6 +136,7 @@ def forecast_at(
         "model_version": champion.version,
         "interval_level": task.interval_level,
         "source": source,
+        "sources": champion.sources,
         "forecasts": [
             {
                 "target": t,
@@ -143,6 +144,7 @@ def forecast_at(
                 "prediction": _finite(v[0]),
                 "lower": _finite(v[1]),
                 "upper": _finite(v[2]),
+                "source": champion.model.source(t),
             }
             for t, v in values.items()
         ],

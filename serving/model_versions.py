@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+from events.tags import sources_from_tags
 from resources.mlflow_registry import MlflowRegistry
 from serving.read_models import Gate, ModelVersion
 
@@ -85,6 +86,7 @@ class VersionCatalog:
                         if k.startswith(GATE_TAG)
                     ],
                     tags=tags,
+                    sources=sources_from_tags(tags),
                     data_version=tags.get("data_version.training_set"),
                     code_version=tags.get("code_version"),
                     promoted_at=tags.get("promoted_at"),

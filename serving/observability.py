@@ -77,6 +77,12 @@ MODEL_LOAD_SECONDS = Histogram(
     ["pipeline", "task"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+FORECAST_SERVED_BY_MODEL = Gauge(
+    "mlops_api_forecast_served_by_model",
+    "1 when the champion's model serves the target, 0 when the seasonal-naive baseline does",
+    ["pipeline", "task", "target"],
+    multiprocess_mode="livemostrecent",
+)
 MODEL_VERSION = Gauge(
     "mlops_api_model_version",
     "Champion version being served",

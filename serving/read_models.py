@@ -64,6 +64,9 @@ class ForecastPaths(BaseModel):
     model_version: str
     interval_level: float
     horizons: list[int]
+    sources: dict[str, Literal["model", "baseline"]] = Field(
+        description="Per target: `model` when the trained model serves it, `baseline` when the seasonal-naive forecast does (the model failed that target's gates)."
+    )
     prediction_id: str
     stations: list[StationPath]
 
@@ -103,8 +106,14 @@ class ModelVersion(BaseModel):
     candidate: str | None = Field(None, description="The spec candidate that won on calibration.")
     algorithm: str | None = None
     params: dict[str, str] = Field(default_factory=dict)
-    metrics: dict[str, float] = Field(description="Holdout metrics (`holdout.` prefix dropped).")
+    metrics: dict[str, float] = Field(
+        description="Holdout metrics (`holdout.` prefix dropped): per target mae, coverage next to "
+        "interval_width (mean width of the interval), and with per-target sources the served ones."
+    )
     gates: list[Gate]
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="From the version's `source.<target>` tags: model | baseline."
+    )
     tags: dict[str, str]
     data_version: str | None = None
     code_version: str | None = None

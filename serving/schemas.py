@@ -48,6 +48,10 @@ class PredictResponse(BaseModel):
     model_version: str
     prediction_id: str
     interval_level: float | None = Field(None, description="For forecasts: the level of `*_lower`/`*_upper`.")
+    sources: dict[str, Literal["model", "baseline"]] | None = Field(
+        None,
+        description="For forecasts: Per target: `model` when the trained model serves it, `baseline` when the seasonal-naive forecast does (the model failed that target's gates).",
+    )
     predictions: list[RowPrediction] = Field(
         description="One per row, in order: `{target}`, `{target}_lower`, `{target}_upper` for forecasts, "
         "`probability` for classifiers."
@@ -60,6 +64,9 @@ class ForecastValue(BaseModel):
     prediction: float | None
     lower: float | None
     upper: float | None
+    source: Literal["model", "baseline"] = Field(
+        "model", description="What made this forecast: the trained model or the seasonal-naive baseline."
+    )
 
 
 class ForecastResponse(BaseModel):
@@ -75,6 +82,9 @@ class ForecastResponse(BaseModel):
     source: Literal["precomputed", "computed"] = Field(
         description="`precomputed` by the forecasts asset, or `computed` now from the latest features."
     )
+    sources: dict[str, Literal["model", "baseline"]] = Field(
+        description="Per target: `model` when the trained model serves it, `baseline` when the seasonal-naive forecast does (the model failed that target's gates)."
+    )
     forecasts: list[ForecastValue]
 
 
@@ -87,6 +97,10 @@ class TaskModel(BaseModel):
     loaded_at: dt.datetime | None = None
     input_columns: list[str] | None = None
     outputs: list[str] | None = None
+    sources: dict[str, Literal["model", "baseline"]] | None = Field(
+        None,
+        description="For forecasts: Per target: `model` when the trained model serves it, `baseline` when the seasonal-naive forecast does (the model failed that target's gates).",
+    )
     metrics: dict[str, float] = Field(default_factory=dict, description="Holdout metrics of the champion.")
     data_versions: dict[str, str] = Field(default_factory=dict)
     code_version: str | None = None

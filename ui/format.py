@@ -60,6 +60,8 @@ def headline_metrics(kind: str, metrics: dict[str, float]) -> list[dict[str, obj
             "skill vs naive": _pct(_skill(m.get(f"{t}.mae"), m.get(f"{t}.baseline_mae"))),
             "coverage": _pct(m.get(f"{t}.coverage")),
             "interval width": round(m.get(f"{t}.interval_width", math.nan), 2),
+            # Gated per target, a target whose model failed its gates is served by the seasonal-naive baseline.
+            "served by": "baseline" if m.get(f"{t}.served_by_model") == 0.0 else "model",
         }
         for t in targets
     ]

@@ -98,6 +98,7 @@ async def forecasts(
     chosen, champion, frame = await served(spec, platform, task, RegressionTask, station, forecast_paths)
     prediction_id = log_rows(platform, request, spec, champion, frame)
     units = {t: spec.column(t).unit for t in chosen.targets}
+    sources = champion.sources or {}
     paths = []
     for name, rows in frame.groupby("station", sort=False):
         points = [
@@ -107,6 +108,7 @@ async def forecasts(
                 prediction=_finite(row[t]),
                 lower=_finite(row[f"{t}_lower"]),
                 upper=_finite(row[f"{t}_upper"]),
+                source=sources[t],
                 target_time=row["target_time"],
                 horizon=int(row["horizon"]),
                 prediction_id=f"{prediction_id}.{i}",
@@ -125,6 +127,7 @@ async def forecasts(
         model_version=champion.version,
         interval_level=chosen.interval_level,
         horizons=sorted(chosen.horizons),
+        sources=sources,
         prediction_id=prediction_id,
         stations=paths,
     )

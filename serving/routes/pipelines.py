@@ -35,6 +35,7 @@ def task_models(platform: Platform, spec: AnySpec) -> list[TaskModel]:
                     "loaded_at": champion.loaded_at,
                     "input_columns": list(champion.feature_columns),
                     "outputs": list(champion.outputs),
+                    "sources": champion.sources,
                     "metrics": champion.metrics,
                     "data_versions": {
                         k.removeprefix(DATA_VERSION_PREFIX): v

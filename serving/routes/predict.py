@@ -200,6 +200,7 @@ async def predict(spec: SpecDep, platform: PlatformDep, caller: Predictor, reque
         "model_version": champion.version,
         "prediction_id": prediction_id,
         "interval_level": task.interval_level if isinstance(task, RegressionTask) else None,
+        "sources": champion.sources,
         "predictions": predictions,
     }
     return Response(_ENCODER.encode(body_out), media_type="application/json")

@@ -80,6 +80,7 @@ def test_materialize_records_its_run_in_the_data_dirs_instance_and_says_what_it_
     assert "air_quality  ✓ done" in output
     assert "champions  air_quality.forecast → version 1 (promoted by this run)" in output
     assert "forecast_evaluation: ✓ beats_baseline  ✓ beats_champion  ✓ calibrated" in output
+    assert "forecasts: ✓ served_as_decided" in output
     assert f"/runs/{runs[0].run_id}" in output
     assert "Successfully registered model" not in output and "Warning" not in output
 
@@ -105,7 +106,10 @@ def test_materialize_promotes_a_champion_with_lineage_in_mlflow(materialized, re
         assert "algorithm" in run.data.params
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert "feature_importance.png" in artifacts
-    forecast_run = client.get_run(registry.champion(FORECAST).run_id)
+    forecast_champion = registry.champion(FORECAST)
+    assert (forecast_champion.tags["source.no2"], forecast_champion.tags["source.co"]) == ("model", "model")
+    forecast_run = client.get_run(forecast_champion.run_id)
+    assert forecast_run.data.metrics["holdout.no2.interval_width"] > 0
     assert 0.8 < forecast_run.data.metrics["holdout.no2.coverage"] < 1.0
     assert (
         forecast_run.data.metrics["holdout.no2.mae"] < forecast_run.data.metrics["holdout.no2.baseline_mae"]
@@ -123,6 +127,7 @@ def test_forecasts_cover_every_station_and_horizon_with_intervals(materialized):
     ).all()
     assert forecasts["issued_at"].max() == pd.Timestamp("2024-02-29 23:00", tz="UTC")
     assert (forecasts["model_version"] == "1").all()
+    assert (forecasts["source"] == "model").all()  # air_quality is gated as a whole: the model serves
     risk = lake().read(AIR.output(SPECS["air_quality"].task("exceedance")))
     assert len(risk) == 5 and risk["probability"].between(0, 1).all()
     raw_days = {p.name for p in lake().root.joinpath(*AIR.raw).iterdir()}
@@ -185,6 +190,15 @@ def test_corrupted_partition_fails_its_check_and_nothing_downstream_moves(data_r
     )
     assert result.success
     assert str(registry.champion(LANDING_FORECAST).version) == "1"
+    # Gated per target: each target's forecasts come from the source its version records.
+    champion = registry.champion(LANDING_FORECAST)
+    published = lake().read(LANDING.output(SPECS["air_quality_landing"].task("forecast")))
+    sources = published.groupby("pollutant")["source"].unique()
+    assert {t: list(v) for t, v in sources.items()} == {
+        t: [champion.tags[f"source.{t}"]] for t in ("no2", "co")
+    }
+    checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["served_as_decided"]
 
     # A day where every NO2 reading is the sentinel, and a day whose file lost its CO column.
     bad = simulate_readings(SITES, "2024-03-01", "2024-03-02", seed=11).assign(no2=SENTINEL)

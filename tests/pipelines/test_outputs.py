@@ -30,7 +30,7 @@ def _predicted(inputs: pd.DataFrame) -> pd.DataFrame:
 
 def test_forecast_table_has_every_station_hour_and_pollutant_with_its_interval():
     inputs = forecast_inputs(_features(), SPEC, FORECAST)
-    table = forecast_table(inputs, _predicted(inputs), SPEC, FORECAST)
+    table = forecast_table(inputs, _predicted(inputs), SPEC, FORECAST, lambda target: "model")
 
     assert len(table) == 3 * len(FORECAST.horizons) * len(FORECAST.targets)
     assert set(table["pollutant"]) == set(FORECAST.targets)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipelines.simulator import SENTINEL, simulate_readings, station_ids
 
@@ -44,3 +45,21 @@ def test_traffic_cycle_weekdays_and_winter():
     month = frame.timestamp.dt.month
     assert frame[month == 1]["no2"].mean() > frame[month == 7]["no2"].mean()
     assert frame[month == 7]["temperature"].mean() > frame[month == 1]["temperature"].mean() + 10
+
+
+def test_scenarios_make_the_data_harder_and_leave_the_default_alone():
+    stations, start, end = station_ids(2), "2024-01-01", "2024-12-31"
+    default = simulate_readings(stations, start, end, seed=3)
+    outage = simulate_readings(stations, start, end, seed=3, scenarios=["analyser_outage"])
+    pd.testing.assert_frame_equal(default.drop(columns="co"), outage.drop(columns="co"))
+    co_lost = (outage["co"] == SENTINEL).groupby([outage["station"], outage["timestamp"].dt.date]).mean()
+    assert (co_lost == 1).sum() >= 2 * 5  # whole days without CO, several stretches per station
+    assert 0.12 < (outage["co"] == SENTINEL).mean() < 0.3
+
+    noisy = simulate_readings(stations, start, end, seed=3, scenarios=["noisy_winter"])
+    ratio = np.log(noisy["nox"].where(noisy["nox"] > 0) / default["nox"].where(default["nox"] > 0))
+    month = noisy["timestamp"].dt.month
+    assert ratio[month == 1].std() > 0.05 and ratio[month == 7].abs().max() < 0.05
+
+    with pytest.raises(ValueError, match="unknown simulator scenarios"):
+        simulate_readings(stations, start, end, seed=3, scenarios=["volcano"])

@@ -68,3 +68,32 @@ def test_not_yaml_is_a_clear_error(tmp_path):
     path.write_text("name: [unclosed\n")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(path)
+
+
+def test_a_loss_the_algorithm_cannot_train_is_reported(tmp_path):
+    def mutate(d):
+        d["tasks"][0]["candidates"][1]["loss"] = "absolute_error"  # the ridge candidate
+
+    with pytest.raises(SpecError, match=r"loss 'absolute_error' is not available for algorithm 'ridge'"):
+        load_spec(_write(tmp_path, "broken", mutate))
+
+
+def test_relative_to_trailing_mean_needs_the_24h_mean_feature(tmp_path):
+    def mutate(d):
+        d["features"]["rolling_windows"] = [6]
+        d["tasks"][0]["candidates"][0]["target_transform"] = "relative_to_trailing_mean"
+
+    with pytest.raises(SpecError, match=r"trailing 24 h mean: features need rolling_windows with 24"):
+        load_spec(_write(tmp_path, "broken", mutate))
+
+
+def test_the_landing_spec_opts_in_and_the_default_keeps_its_setup():
+    specs = load_specs()
+    default, landing = specs["air_quality"].task("forecast"), specs["air_quality_landing"].task("forecast")
+    assert not default.per_target_sources and default.interval_method == "conformal"
+    assert all(c.loss is None and c.target_transform == "none" for c in default.candidates)
+    assert landing.per_target_sources
+    assert (landing.candidates[0].loss, landing.candidates[0].target_transform) == (
+        "absolute_error",
+        "relative_to_trailing_mean",
+    )

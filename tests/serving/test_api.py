@@ -82,6 +82,8 @@ def test_health_readiness_and_metrics_are_open_and_name_the_loaded_models(api: A
         }
         metrics = http.get("/metrics").text
         assert 'mlops_api_model_version{pipeline="air_quality",task="forecast"}' in metrics
+        labels = {"pipeline": "air_quality", "task": "forecast"}
+        assert _samples(metrics, "mlops_api_forecast_served_by_model", **labels, target="no2") == 1.0
 
 
 def _samples(metrics: str, name: str, **labels: str) -> float:
@@ -168,6 +170,7 @@ def test_predict_returns_the_champions_forecasts_with_intervals_and_ids(api: Api
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"] == "air_quality.forecast" and body["interval_level"] == 0.9
+    assert body["sources"] == {"no2": "model", "co": "model"}
     assert len(body["predictions"]) == 30
     assert [p["prediction_id"] for p in body["predictions"]][:2] == [
         f"{body['prediction_id']}.0",
@@ -254,6 +257,8 @@ def test_forecast_for_a_station_and_hour_with_clear_errors_outside(api: Api):
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["horizon"] == 6 and body["source"] in ("precomputed", "computed")
+        assert body["sources"] == {"no2": "model", "co": "model"}
+        assert {f["source"] for f in body["forecasts"]} == {"model"}
         assert {f["target"] for f in body["forecasts"]} == set(spec.task("forecast").targets)
         for f in body["forecasts"]:
             assert f["lower"] <= f["prediction"] <= f["upper"]

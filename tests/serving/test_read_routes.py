@@ -112,6 +112,8 @@ def test_forecast_paths_hold_every_horizon_and_agree_with_the_single_hour_route(
         nowhere = http.get(f"{P}/forecasts", params={"station": ["S001", "atlantis"]})
     assert sorted(s["station"] for s in everyone["stations"]) == ["S001", "S002", "S003", "S004", "S005"]
     assert everyone["horizons"] == list(range(1, 25)) and everyone["model_version"] == single["model_version"]
+    assert everyone["sources"] == single["sources"] == {"no2": "model", "co": "model"}
+    assert {p["source"] for s in everyone["stations"] for p in s["points"]} == {"model"}
     path = one["stations"][0]
     assert len(path["points"]) == 24 * len(spec.task("forecast").targets)
     assert [p["horizon"] for p in path["points"] if p["target"] == "no2"] == list(range(1, 25))

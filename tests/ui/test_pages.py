@@ -84,6 +84,7 @@ def test_forecast_page_shows_the_apis_paths_and_risk_for_the_chosen_station(app_
     station = next(s for s in app.selectbox if s.label == "Station")
     assert station.options == [s["station"] for s in paths["stations"]]
     assert metric(app, "Model version") == f"v{paths['model_version']}"
+    assert sum(c.value == "Served by the **model**." for c in app.caption) == 2  # no2 and co
     label = next(m.label for m in app.metric if m.label.startswith("P(no2 > 150"))
     assert metric(app, label) == f"{risk[station.value]:.0%}"
     station.select("S004").run()

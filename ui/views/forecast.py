@@ -119,6 +119,13 @@ for target in forecast_task.targets:
     threshold = risk_task.threshold if risk_task is not None and risk_task.target == target else None
     part = mine[mine["target"] == target]
     st.subheader(f"{target.upper()}" + (f" ({unit})" if unit else ""))
+    if paths.sources.get(target) == "baseline":
+        st.caption(
+            "Served by the **seasonal-naive baseline** (the same hour on the previous day, with its own "
+            "calibrated interval): the model did not pass this target's gates.",
+        )
+    else:
+        st.caption("Served by the **model**.")
     over = part[part["upper"] > threshold] if threshold is not None else part.iloc[0:0]
     if len(over):
         st.caption(
