@@ -90,13 +90,17 @@ def report(title: str, training_set: pd.DataFrame, spec: PipelineSpec, task: Reg
         print(f"{candidate.name:<40} {cells}")
     print(f"{'seasonal naive':<40} {baseline_line}")
 
-    print(f"\nshipped candidate {shipped.name} (loss {shipped.loss}, transform {shipped.target_transform}):")
+    print(
+        "\nthe spec's candidates compete on the calibration split: "
+        + ", ".join(f"{c.name} (loss {c.loss}, transform {c.target_transform})" for c in task.candidates)
+    )
     print(f"{'interval method':<18} {'target':<6} {'source':<9} {'served MAE':>10} {'skill':>7} "
           f"{'model cov':>9} {'width':>8} {'base cov':>9} {'width':>8} {'served cov':>10} {'width':>8}")  # fmt: skip
     served: dict[str, dict[str, float]] = {}
     for method in ("conformal", "recent_weighted"):
         one = task.model_copy(update={"interval_method": method, "per_target_sources": True})
-        model, _ = train_forecast_model(training_set, spec, one, [shipped])
+        model, trained = train_forecast_model(training_set, spec, one)
+        print(f"  {method}: {trained.chosen} chosen (calibration scores {trained.scores})")
         verdict = evaluate_candidate(model, training_set, one)
         m = served[method] = verdict.metrics
         for t in task.targets:
