@@ -82,7 +82,7 @@ bench-services: install
 ## the prediction API vs `mlflow models serve` on one air_quality model: single-row load (wrk) and a 10,000-row batch
 bench-serving: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/serving_vs_mlflow.py
+	$(BIN)/python bench/serving_vs_mlflow.py $(BENCH_ARGS)
 
 ## the analyst app in chromium: time to a rendered Overview and Forecast page, cold and warm, at 5 and 20 stations
 bench-app: install browser
