@@ -35,7 +35,7 @@ def worker(src: Path, data: Path, requests: int, concurrency: int) -> None:
     from serving.auth import add_key
     from serving.main import create_app
 
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(src / "bench"))  # the side's own helpers: they put their tree first on the path
     from serving_vs_mlflow import request_rows
 
     key, _ = add_key(data / "api" / "keys.yaml", "request-path-bench", ["predict"])

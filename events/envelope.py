@@ -39,7 +39,7 @@ class DatasetLanded(_Payload):
 
 class TrainingRequested(_Payload):
     pipeline: str
-    task: str = "forecast"
+    task: str | None = Field(None, description="The task to retrain; the pipeline's first task when omitted.")
     algorithm: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     search: dict[str, Any] | None = Field(

@@ -142,7 +142,7 @@ def training_run_config(spec: PipelineSpec, payload: TrainingRequested) -> dict[
     from pipelines.models import requested_candidate
 
     try:
-        task = spec.task(payload.task)
+        task = spec.task(payload.task) if payload.task else spec.tasks[0]
     except KeyError:
         raise InvalidEvent(
             f"pipeline {spec.name!r} has no task {payload.task!r}; tasks: {[t.name for t in spec.tasks]}"

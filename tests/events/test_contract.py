@@ -70,3 +70,18 @@ def test_a_valid_training_request_becomes_the_model_assets_config():
     )
     assert config == PipelineKeys(spec).model_config(spec.task("forecast"), "ridge", {"alpha": 2.0})
     assert training_run_config(spec, TrainingRequested(pipeline="air_quality")) == {}
+
+
+def test_a_training_request_without_a_task_retrains_the_pipelines_first_task():
+    """A tabular pipeline's one task is not called `forecast`: an event that names no task still works."""
+    spec = load_specs()["census_income"]
+    task = spec.tasks[0]
+    payload = TrainingRequested(pipeline="census_income")
+    assert payload.task is None
+    candidate = task.candidates[0]
+    config = training_run_config(
+        spec, TrainingRequested(pipeline="census_income", algorithm=candidate.algorithm)
+    )
+    assert config == PipelineKeys(spec).model_config(task, candidate.algorithm, {}, None)
+    with pytest.raises(InvalidEvent, match="has no task 'forecast'"):
+        training_run_config(spec, TrainingRequested(pipeline="census_income", task="forecast"))
