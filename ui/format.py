@@ -51,6 +51,16 @@ def headline_metrics(kind: str, metrics: dict[str, float]) -> list[dict[str, obj
                 "ROC AUC": round(m["roc_auc"], 3) if "roc_auc" in m else None,
             }
         ]
+    if "mae" in m:  # a tabular regression: one target, its metrics not prefixed by its name
+        return [
+            {
+                "MAE": round(m["mae"], 3),
+                "RMSE": round(m.get("rmse", math.nan), 3),
+                "skill vs mean": _pct(_skill(m.get("mae"), m.get("baseline_mae"))),
+                "coverage": _pct(m.get("coverage")),
+                "interval width": round(m.get("interval_width", math.nan), 2),
+            }
+        ]
     targets = sorted({k.split(".")[0] for k in m if k.endswith(".mae") and "." in k})
     return [
         {
