@@ -82,6 +82,45 @@ def _lake_uri(context: dg.AssetExecutionContext, key: dg.AssetKey) -> str:
     return str(uri.value) if uri is not None else ""
 
 
+def model_lineage(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, training_key: dg.AssetKey
+) -> dict[str, str]:
+    """What a model's MLflow run records of where it came from: the Dagster run and asset, the training set
+    in the lake, and the trace id of the event that started the run."""
+    lineage = {
+        "dagster.run_id": context.run_id,
+        "dagster.asset_key": key.to_user_string(),
+        "data_uri.training_set": _lake_uri(context, training_key),
+    }
+    if trace_id := context.run.tags.get(TRACE_TAG):
+        lineage["trace_id"] = trace_id
+    return lineage
+
+
+def registered_model_output(model_name: str, logged: Any, report: Any) -> dg.Output[dict]:
+    """A model asset's value (the registered version) and metadata (the chosen candidate and every
+    candidate's calibration score): `logged` from model_logging, `report` from training."""
+    metadata: dict[str, Any] = {
+        "model": model_name,
+        "version": logged.version,
+        "chosen_candidate": report.chosen,
+        **{f"calibration_score.{k}": v for k, v in report.scores.items()},
+        **report.details,
+    }
+    if logged.run_url:
+        metadata["mlflow_run"] = dg.MetadataValue.url(logged.run_url)
+    result = {
+        "model": model_name,
+        "version": logged.version,
+        "run_id": logged.run_id,
+        "experiment_id": logged.experiment_id,
+        "model_uri": logged.uri,
+        "chosen": report.chosen,
+        "data_version": logged.data_version,
+    }
+    return dg.Output(result, metadata=metadata, data_version=dg.DataVersion(f"{model_name}/{logged.version}"))
+
+
 def model_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
     keys = PipelineKeys(spec)
     key, training_key = dg.AssetKey(keys.model(task)), dg.AssetKey(keys.training_set)
@@ -111,13 +150,6 @@ def model_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
             trained, report = train(training_set, spec, task, candidates)
         except ValueError as exc:
             raise dg.Failure(f"training {model_name} failed: {exc}") from exc
-        lineage = {
-            "dagster.run_id": context.run_id,
-            "dagster.asset_key": key.to_user_string(),
-            "data_uri.training_set": _lake_uri(context, training_key),
-        }
-        if trace_id := context.run.tags.get(TRACE_TAG):
-            lineage["trace_id"] = trace_id
         logged = log_trained_model(
             mlflow_registry,
             spec,
@@ -127,29 +159,10 @@ def model_asset(spec: PipelineSpec, task: Task) -> dg.AssetsDefinition:
             candidates,
             training_set,
             run_name=f"{task.name}-{context.run_id[:8]}",
-            lineage=lineage,
+            lineage=model_lineage(context, key, training_key),
             requested=bool(config.algorithm),
         )
-        metadata: dict[str, Any] = {
-            "model": model_name,
-            "version": logged.version,
-            "chosen_candidate": report.chosen,
-            **{f"calibration_score.{k}": v for k, v in report.scores.items()},
-        }
-        if logged.run_url:
-            metadata["mlflow_run"] = dg.MetadataValue.url(logged.run_url)
-        result = {
-            "model": model_name,
-            "version": logged.version,
-            "run_id": logged.run_id,
-            "experiment_id": logged.experiment_id,
-            "model_uri": logged.uri,
-            "chosen": report.chosen,
-            "data_version": logged.data_version,
-        }
-        return dg.Output(
-            result, metadata=metadata, data_version=dg.DataVersion(f"{model_name}/{logged.version}")
-        )
+        return registered_model_output(model_name, logged, report)
 
     return model
 

@@ -6,8 +6,6 @@ time-series tasks: the same MLflow logging, the same blocking gates, the same al
 non-blocking check per slice. scikit-learn and MLflow are imported inside the assets, as in assets/models.py.
 """
 
-from typing import Any
-
 import dagster as dg
 import pandas as pd
 
@@ -15,8 +13,7 @@ from assets.features import AFTER_CHECKS
 from assets.ingestion import S3_RETRY, RawConfig, landing_files
 from assets.metadata import frame_metadata
 from assets.model_logging import log_evaluation, log_tabular_model
-from assets.models import TrainingConfig, _common, _lake_uri, champion_asset
-from events.tags import TRACE_TAG
+from assets.models import TrainingConfig, _common, champion_asset, model_lineage, registered_model_output
 from pipelines.keys import PipelineKeys
 from pipelines.spec import TabularCandidate, TabularSpec, TabularTask
 from pipelines.tabular_parsing import clean_table, read_table
@@ -192,38 +189,13 @@ def tabular_model_asset(spec: TabularSpec, task: TabularTask) -> dg.AssetsDefini
             trained, report = train_tabular_model(training_set, spec, task, candidates)
         except ValueError as exc:
             raise dg.Failure(f"training {model_name} failed: {exc}") from exc
-        lineage = {
-            "dagster.run_id": context.run_id,
-            "dagster.asset_key": key.to_user_string(),
-            "data_uri.training_set": _lake_uri(context, training_key),
-        }
-        if trace_id := context.run.tags.get(TRACE_TAG):
-            lineage["trace_id"] = trace_id
         logged = log_tabular_model(
             mlflow_registry, spec, task, trained, report, training_set,
-            run_name=f"{task.name}-{context.run_id[:8]}", lineage=lineage, requested=bool(config.algorithm),
+            run_name=f"{task.name}-{context.run_id[:8]}",
+            lineage=model_lineage(context, key, training_key),
+            requested=bool(config.algorithm),
         )  # fmt: skip
-        metadata: dict[str, Any] = {
-            "model": model_name,
-            "version": logged.version,
-            "chosen_candidate": report.chosen,
-            **{f"calibration_score.{k}": v for k, v in report.scores.items()},
-            **report.details,
-        }
-        if logged.run_url:
-            metadata["mlflow_run"] = dg.MetadataValue.url(logged.run_url)
-        result = {
-            "model": model_name,
-            "version": logged.version,
-            "run_id": logged.run_id,
-            "experiment_id": logged.experiment_id,
-            "model_uri": logged.uri,
-            "chosen": report.chosen,
-            "data_version": logged.data_version,
-        }
-        return dg.Output(
-            result, metadata=metadata, data_version=dg.DataVersion(f"{model_name}/{logged.version}")
-        )
+        return registered_model_output(model_name, logged, report)
 
     return model
 
