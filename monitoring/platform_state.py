@@ -30,7 +30,7 @@ from events.bus import connect
 from events.queue import dead_letter_queue
 from events.tags import CHAMPION, PROMOTED_AT_TAG
 from pipelines.keys import PipelineKeys
-from pipelines.spec import PipelineSpec
+from pipelines.spec import PipelineSpec, TabularSpec
 
 log = logging.getLogger("mlops.exporter")
 
@@ -298,9 +298,12 @@ def rabbitmq_samples(url: str, exchange: str, consumer_queue: str, timeout: floa
 
 
 def spec_samples(specs: Mapping[str, PipelineSpec]) -> list[Sample]:
-    """The limits the alerts compare with, from the specs: freshness of each task's output, champion age."""
+    """The limits the alerts compare with, from the specs: freshness of each task's output, champion age.
+    A tabular pipeline has neither an hourly output nor a retraining horizon: it gets no limits."""
     samples = []
     for spec in specs.values():
+        if isinstance(spec, TabularSpec):
+            continue
         keys = PipelineKeys(spec)
         for task in spec.tasks:
             output = "/".join(keys.output(task)[1:])

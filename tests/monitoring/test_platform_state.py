@@ -40,6 +40,9 @@ def test_sources_that_do_not_answer_are_reported_down_and_the_scrape_still_succe
     # What the specs say is known without any source: the limits the alerts compare with.
     assert 'mlops_champion_max_age_seconds{pipeline="air_quality",task="forecast"} 604800.0' in text
     assert 'mlops_asset_freshness_limit_seconds{asset="forecasts",pipeline="air_quality"} 108000.0' in text
+    # A tabular pipeline (census_income, one of the built-in specs) has no hourly output to be fresh.
+    assert "census_income" in load_specs()
+    assert 'pipeline="census_income"' not in text
 
 
 def test_a_source_that_fails_keeps_its_last_values_stale_and_reports_itself_down():
